@@ -1,0 +1,35 @@
+/* Per-address connection counts for sameaddrmax (SPEC §4). */
+#ifndef ADDRTAB_H
+#define ADDRTAB_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/*
+ * A client address reduced to its family and bytes, with IPv4-mapped
+ * IPv6 addresses folded to IPv4, so one host counts once.
+ */
+struct addrkey {
+	unsigned char	ak_family;	/* AF_INET or AF_INET6 */
+	unsigned char	ak_addr[16];
+};
+
+struct addrtab;
+
+/* Fill key from a socket address; -1 for a family other than IPv4/IPv6. */
+int		 addrkey_from_sockaddr(struct addrkey *, const struct sockaddr *);
+/* Numeric text of the key ("192.0.2.1", "2001:db8::1"). */
+const char	*addrkey_ntop(const struct addrkey *, char *buf, size_t bufsz);
+
+/* A hash table that grows and shrinks with the number of addresses. */
+struct addrtab	*addrtab_new(void);
+void		 addrtab_free(struct addrtab *);
+/* Count one more connection from key; returns the new count. */
+unsigned int	 addrtab_inc(struct addrtab *, const struct addrkey *);
+/* Count one less; the entry goes away at zero. Returns the new count. */
+unsigned int	 addrtab_dec(struct addrtab *, const struct addrkey *);
+unsigned int	 addrtab_get(const struct addrtab *, const struct addrkey *);
+/* Number of addresses with a non-zero count. */
+size_t		 addrtab_size(const struct addrtab *);
+
+#endif

@@ -1,0 +1,74 @@
+/*
+ * The narrow interface between the network-facing loop and everything
+ * privileged (SPEC §4): a request in (login, secret or APOP digest, peer),
+ * a result out (status, and the account to hand off).
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addrtab.h"
+#include "apop.h"
+#include "worker.h"
+
+#define AUTH_NAME_MAX	256
+#define AUTH_SECRET_MAX	256
+#define AUTH_MAXGROUPS	64
+
+enum auth_status {
+	AUTH_OK,
+	AUTH_FAIL,		/* unknown user or wrong password: [AUTH] */
+	AUTH_TEMPFAIL		/* database down, queue full ...: [SYS/TEMP] */
+};
+
+struct config;
+struct userdb;
+struct session;
+
+struct auth_job {
+	struct work		 aj_work;
+	struct session		*aj_session;	/* loop only; NULL if gone */
+
+	/* Request. */
+	const struct config	*aj_conf;	/* held for the job's life */
+	struct userdb		*aj_userdb;
+	char			 aj_login[AUTH_NAME_MAX];	/* as typed */
+	char			 aj_secret[AUTH_SECRET_MAX];	/* wiped */
+	size_t			 aj_secretlen;
+	int			 aj_apop;
+	char			 aj_timestamp[APOP_TIMESTAMP_MAX];
+	char			 aj_digest[APOP_DIGEST_LEN + 1];
+	struct addrkey		 aj_peer;
+
+	/* Result. */
+	enum auth_status	 aj_status;
+	char			 aj_reason[128];	/* for the log only */
+	char			 aj_account[AUTH_NAME_MAX];
+	char			 aj_folder[AUTH_NAME_MAX];
+	char			 aj_option[AUTH_NAME_MAX];
+	int			 aj_has_option;
+	uid_t			 aj_uid;
+	gid_t			 aj_gid;
+	gid_t			 aj_groups[AUTH_MAXGROUPS];
+	int			 aj_ngroups;
+	char			*aj_home;
+	char			*aj_shell;
+};
+
+/*
+ * Split a typed login into account, folder and option (SPEC §5): the
+ * whole matches of the folder and useropt regexes are removed from the
+ * account; their first groups are the folder and the option. Returns 0,
+ * or -1 when a part does not fit.
+ */
+int	auth_split_login(const struct config *, const char *login,
+	    char *account, size_t accountsz, char *folder, size_t foldersz,
+	    char *option, size_t optionsz, int *has_option);
+
+/* Run on a worker: look the account up and verify the secret. */
+void	auth_run(struct work *);
+void	auth_job_free(struct auth_job *);
+
+#endif

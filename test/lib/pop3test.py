@@ -1,0 +1,312 @@
+"""Dialogue-test harness: run the real popserv on loopback and talk POP3.
+
+A test reads like a transcript:
+
+    with Server(users={"joe": "secret"}) as srv:
+        c = srv.connect()
+        c.expect_ok()                  # the greeting
+        c.send("USER joe").expect_ok()
+        c.send("PASS wrong").expect("-ERR [AUTH] Authentication failed.")
+
+Everything (configuration, user file, Maildirs, logs) lives in a temporary
+directory that is removed afterwards; the server is always stopped.
+"""
+
+import crypt
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+POPSERV = os.environ.get("POPSERV", "popserv")
+POPIT = os.environ.get("POPIT", "popit")
+SOURCE_DIR = os.environ.get("POPSERV_SOURCE_DIR",
+                            os.path.join(os.path.dirname(__file__), "..", ".."))
+TIMEOUT = 10.0
+
+
+def free_port(family=socket.AF_INET, host="127.0.0.1"):
+    """A TCP port nobody listens on at the moment."""
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def run_popserv(*args, timeout=TIMEOUT, env=None):
+    """Run popserv to completion; returns (exit code, stdout, stderr)."""
+    p = subprocess.run([POPSERV, *args], capture_output=True, text=True,
+                       timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def hash_password(secret, method=None):
+    """A crypt(3) hash; method is a crypt.METHOD_* or None for the default."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return crypt.crypt(secret, crypt.mksalt(method) if method else None)
+
+
+def make_maildir(path, messages=()):
+    """Create a Maildir; messages are bytes, delivered to new/ in order."""
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    names = []
+    for i, body in enumerate(messages):
+        name = "%d.M%dP%d.test" % (1700000000 + i, i, os.getpid())
+        with open(os.path.join(path, "new", name), "wb") as f:
+            f.write(body)
+        names.append(name)
+    return names
+
+
+class Client:
+    """One POP3 connection, read and written a line at a time."""
+
+    def __init__(self, sock, name=""):
+        self.sock = sock
+        self.sock.settimeout(TIMEOUT)
+        self.buf = b""
+        self.name = name
+
+    def send(self, line):
+        """Send line (str or bytes) with CRLF appended."""
+        data = line if isinstance(line, bytes) else line.encode()
+        self.sock.sendall(data + b"\r\n")
+        return self
+
+    def send_raw(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+        return self
+
+    def readline(self, timeout=TIMEOUT):
+        """One line without its CRLF; raises EOFError at end of stream."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no line within %.1fs (have %r)"
+                                   % (timeout, self.buf))
+            self.sock.settimeout(left)
+            data = self.sock.recv(65536)
+            if not data:
+                raise EOFError("connection closed (have %r)" % self.buf)
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+    def expect(self, want, timeout=TIMEOUT):
+        """Read a line; it must equal want, or match want if it is a regex."""
+        line = self.readline(timeout)
+        if isinstance(want, re.Pattern):
+            if not want.fullmatch(line):
+                raise AssertionError("%r does not match %r"
+                                     % (line, want.pattern))
+        elif line != want:
+            raise AssertionError("expected %r, got %r" % (want, line))
+        return self
+
+    def expect_ok(self, timeout=TIMEOUT):
+        return self.expect(re.compile(r"\+OK.*"), timeout)
+
+    def expect_err(self, timeout=TIMEOUT):
+        return self.expect(re.compile(r"-ERR.*"), timeout)
+
+    def multiline(self, timeout=TIMEOUT):
+        """Read a multi-line body up to the '.' line; dot-unstuffed."""
+        lines = []
+        while True:
+            line = self.readline(timeout)
+            if line == ".":
+                return lines
+            lines.append(line[1:] if line.startswith(".") else line)
+
+    def expect_closed(self, timeout=TIMEOUT):
+        """The server must close the connection without sending more."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.buf:
+                raise AssertionError("expected close, got %r" % self.buf)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("connection still open")
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(4096)
+            except ConnectionResetError:
+                return self
+            if not data:
+                return self
+            self.buf += data
+
+    def close(self):
+        self.sock.close()
+
+
+class Server:
+    """A popserv process on a loopback port with a temporary configuration.
+
+    conf: extra configuration lines (str). users: name -> password, or
+    name -> dict(password=, uid=, gid=, home=, hashed=). maildirs: name ->
+    list of messages (bytes) for that user's Maildir under its home.
+    """
+
+    def __init__(self, conf="", users=None, maildirs=None, crypt=True,
+                 port=None, host="127.0.0.1", args=(), popit=None,
+                 bind=True, start=True):
+        self.tmp = tempfile.TemporaryDirectory(prefix="popserv-test-")
+        self.dir = self.tmp.name
+        self.host = host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.family = family
+        self.port = port or free_port(family, host)
+        self.conf_path = os.path.join(self.dir, "popserv.conf")
+        self.userfile = os.path.join(self.dir, "passwd")
+        self.log_path = os.path.join(self.dir, "popserv.log")
+        self.proc = None
+        self.args = list(args)
+        self.crypt = crypt
+        self.users = {}
+        self.write_users(users or {}, maildirs or {})
+        lines = ["# written by the test harness",
+                 "userdb file %s" % self.userfile,
+                 "crypt %d" % (1 if crypt else 0),
+                 "faildelay 0",
+                 "popit %s" % (popit or POPIT)]
+        if bind:
+            addr = "[%s]" % host if family == socket.AF_INET6 else host
+            lines.insert(1, "bindto %s:%d" % (addr, self.port))
+        self.conf = "\n".join(lines) + "\n" + conf + "\n"
+        with open(self.conf_path, "w") as f:
+            f.write(self.conf)
+        if start:
+            self.start()
+
+    def home(self, user):
+        return os.path.join(self.dir, "home", user)
+
+    def write_users(self, users, maildirs=None):
+        """(Re)write the passwd-format user file."""
+        uid = os.getuid()
+        gid = os.getgid()
+        out = []
+        for name, spec in users.items():
+            if isinstance(spec, str):
+                spec = {"password": spec}
+            password = spec["password"]
+            stored = password
+            if self.crypt and not spec.get("hashed"):
+                stored = hash_password(password, spec.get("method"))
+            home = spec.get("home", self.home(name))
+            os.makedirs(home, exist_ok=True)
+            if maildirs is not None and (name in maildirs or
+                                         not os.path.isdir(os.path.join(home, "Maildir"))):
+                make_maildir(os.path.join(home, "Maildir"),
+                             maildirs.get(name, ()))
+            out.append("%s:%s:%d:%d:test user:%s:/bin/sh" % (
+                name, stored, spec.get("uid", uid), spec.get("gid", gid),
+                home))
+            self.users[name] = spec
+        tmp = self.userfile + ".new"
+        with open(tmp, "w") as f:
+            f.write("\n".join(out) + "\n")
+        os.replace(tmp, self.userfile)
+
+    def start(self):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [POPSERV, "-d", "-C", self.conf_path, *self.args],
+            stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
+            cwd=self.dir)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError("popserv exited %d:\n%s"
+                                   % (self.proc.returncode, self.log()))
+            try:
+                s = socket.create_connection((self.host, self.port), 0.5)
+                s.close()
+                return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("popserv did not listen:\n"
+                                       + self.log())
+                time.sleep(0.02)
+
+    def connect(self, timeout=TIMEOUT, source=None):
+        s = socket.socket(self.family, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        if source:
+            s.bind((source, 0))
+        s.connect((self.host, self.port))
+        return Client(s)
+
+    def login(self, user, password):
+        """Connect and log in; returns the client after popit's +OK."""
+        c = self.connect()
+        c.expect_ok()
+        c.send("USER " + user).expect_ok()
+        c.send("PASS " + password).expect_ok()
+        return c
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_log(self, pattern, timeout=TIMEOUT):
+        """Wait until a log line matches the regex; returns the match."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.log())
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise AssertionError("no log line matches %r in:\n%s"
+                                     % (pattern, self.log()))
+            time.sleep(0.02)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """Stop popserv (SIGINT: immediate orderly exit); returns its code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        if exc[0] is not None and os.environ.get("POPSERV_TEST_VERBOSE"):
+            print(self.log())
+        self.tmp.cleanup()
+
+
+class TestCase(unittest.TestCase):
+    """unittest.TestCase that shows popserv's log when a test fails."""
+
+    def server(self, **kw):
+        srv = Server(**kw)
+        self.addCleanup(srv.__exit__, None, None, None)
+        self._servers = getattr(self, "_servers", []) + [srv]
+        return srv
+
+    def run(self, result=None):
+        r = super().run(result)
+        return r

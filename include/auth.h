@@ -31,9 +31,9 @@ struct auth_job {
 	struct work		 aj_work;
 	struct session		*aj_session;	/* loop only; NULL if gone */
 
-	/* Request. */
-	const struct config	*aj_conf;	/* held for the job's life */
+	/* Request: everything the worker needs, copied. */
 	struct userdb		*aj_userdb;
+	int			 aj_hashed;	/* crypt 1 */
 	char			 aj_login[AUTH_NAME_MAX];	/* as typed */
 	char			 aj_secret[AUTH_SECRET_MAX];	/* wiped */
 	size_t			 aj_secretlen;

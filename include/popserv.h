@@ -1,0 +1,39 @@
+/* The process-wide state of popserv, shared by its modules. */
+#ifndef POPSERV_H
+#define POPSERV_H
+
+#include <stdint.h>
+#include <sys/time.h>
+
+struct event_base;
+struct config;
+struct userdb;
+struct addrtab;
+
+/* Counters logged on SIGUSR1. */
+struct popserv_stats {
+	uint64_t	 st_accepted;
+	uint64_t	 st_logins_ok;
+	uint64_t	 st_logins_failed;
+	uint64_t	 st_tempfails;
+	uint64_t	 st_rejected_sameaddr;
+	uint64_t	 st_timeouts;
+	uint64_t	 st_spawned;
+	uint64_t	 st_spawn_failed;
+};
+
+struct popserv {
+	struct event_base	*ps_base;
+	struct config		*ps_conf;	/* in force */
+	struct userdb		*ps_userdb;
+	struct addrtab		*ps_addrs;	/* sessions + running popits */
+	const struct timeval	*ps_idle_tv;	/* timelimit, common timeout */
+	unsigned int		 ps_nsessions;	/* AUTHORIZATION sessions */
+	unsigned int		 ps_nchildren;	/* running popits */
+	int			 ps_logpipe;	/* popit's stderr, write end */
+	struct popserv_stats	 ps_stats;
+};
+
+extern struct popserv	*env;
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * Authentication requests: the one narrow interface between the network
+ * loop and password checking (SPEC §4). auth_run() is all a privileged
+ * helper process would need to run.
+ */
+
+#include <grp.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "userdb.h"
+
+static int	 auth_cut(char *s, const regex_t *re, char *group, size_t groupsz,
+		    int *matched);
+
+/*
+ * Remove the whole match of re from s, and copy its first group into
+ * group. Returns -1 when the group does not fit.
+ */
+static int
+auth_cut(char *s, const regex_t *re, char *group, size_t groupsz, int *matched)
+{
+	regmatch_t	 m[2];
+	size_t		 len;
+
+	*matched = 0;
+	if (groupsz > 0)
+		group[0] = '\0';
+	if (regexec(re, s, 2, m, 0) != 0)
+		return 0;
+	*matched = 1;
+	if (m[1].rm_so >= 0) {
+		len = m[1].rm_eo - m[1].rm_so;
+		if (len >= groupsz)
+			return -1;
+		memcpy(group, s + m[1].rm_so, len);
+		group[len] = '\0';
+	}
+	memmove(s + m[0].rm_so, s + m[0].rm_eo, strlen(s + m[0].rm_eo) + 1);
+	return 0;
+}
+
+/* Split a typed login into account, folder and user option (SPEC §5). */
+int
+auth_split_login(const struct config *cf, const char *login, char *account,
+    size_t accountsz, char *folder, size_t foldersz, char *option,
+    size_t optionsz, int *has_option)
+{
+	size_t	 len = strlen(login);
+	int	 matched;
+
+	if (len >= accountsz)
+		return -1;
+	memcpy(account, login, len + 1);
+	folder[0] = '\0';
+	option[0] = '\0';
+	*has_option = 0;
+	if (cf->cf_folder_set &&
+	    auth_cut(account, &cf->cf_folder, folder, foldersz, &matched) == -1)
+		return -1;
+	if (cf->cf_useropt_set &&
+	    auth_cut(account, &cf->cf_useropt, option, optionsz,
+	    has_option) == -1)
+		return -1;
+	return 0;
+}
+
+/* On a worker thread: look the account up and check the secret. */
+void
+auth_run(struct work *w)
+{
+	struct auth_job		*aj = (struct auth_job *)w;
+	struct userdb_entry	 ue;
+	enum userdb_status	 st;
+	int			 ok, n;
+
+	memset(&ue, 0, sizeof(ue));
+	aj->aj_status = AUTH_FAIL;
+	st = userdb_lookup(aj->aj_userdb, aj->aj_account, &ue,
+	    aj->aj_reason, sizeof(aj->aj_reason));
+	switch (st) {
+	case USERDB_TEMPFAIL:
+		aj->aj_status = AUTH_TEMPFAIL;
+		goto out;
+	case USERDB_NOTFOUND:
+		if (aj->aj_apop)
+			(void)apop_verify(aj->aj_timestamp, "dummy", 5,
+			    aj->aj_digest, strlen(aj->aj_digest));
+		else
+			passwd_dummy(aj->aj_userdb, aj->aj_secret,
+			    aj->aj_secretlen, aj->aj_hashed);
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
+		    "unknown user");
+		goto out;
+	case USERDB_FOUND:
+		break;
+	}
+
+	if (aj->aj_apop)
+		ok = !aj->aj_hashed && apop_verify(aj->aj_timestamp,
+		    ue.ue_password, strlen(ue.ue_password), aj->aj_digest,
+		    strlen(aj->aj_digest));
+	else
+		ok = passwd_verify(ue.ue_password, aj->aj_secret,
+		    aj->aj_secretlen, aj->aj_hashed);
+	if (!ok) {
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
+		    "wrong password");
+		goto out;
+	}
+	if (ue.ue_uid == 0) {
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
+		    "uid 0 refused");
+		goto out;
+	}
+
+	aj->aj_uid = ue.ue_uid;
+	aj->aj_gid = ue.ue_gid;
+	n = AUTH_MAXGROUPS;
+	if (getgrouplist(aj->aj_account, ue.ue_gid, aj->aj_groups, &n) == -1)
+		n = AUTH_MAXGROUPS;	/* truncated to what fits */
+	aj->aj_ngroups = n;
+	if ((aj->aj_home = strdup(ue.ue_home)) == NULL ||
+	    (aj->aj_shell = strdup(ue.ue_shell)) == NULL) {
+		aj->aj_status = AUTH_TEMPFAIL;
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "out of memory");
+		goto out;
+	}
+	aj->aj_status = AUTH_OK;
+	aj->aj_reason[0] = '\0';
+out:
+	explicit_bzero(aj->aj_secret, sizeof(aj->aj_secret));
+	aj->aj_secretlen = 0;
+	userdb_entry_clear(&ue);
+}
+
+/* Free a job and wipe what it held. */
+void
+auth_job_free(struct auth_job *aj)
+{
+	if (aj == NULL)
+		return;
+	free(aj->aj_home);
+	free(aj->aj_shell);
+	explicit_bzero(aj, sizeof(*aj));
+	free(aj);
+}

@@ -1,0 +1,337 @@
+/*
+ * popserv: the command line (SPEC §1), start-up, signals and the event
+ * loop that holds every AUTHORIZATION session.
+ */
+
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <mysql.h>
+
+#include "addrtab.h"
+#include "build_config.h"
+#include "config.h"
+#include "handoff.h"
+#include "listener.h"
+#include "log.h"
+#include "popserv.h"
+#include "session.h"
+#include "userdb.h"
+#include "worker.h"
+
+#define WORKER_QUEUE_PER_THREAD	256
+
+static struct popserv	 popserv_env;
+struct popserv		*env = &popserv_env;
+
+static void	 usage(FILE *) ;
+static void	 version(void);
+static int	 check_config(const char *, const char *);
+static struct config *load_config(const char *, const char *);
+static void	 stdio_sanitize(void);
+static void	 on_signal(evutil_socket_t, short, void *);
+static void	 log_stats(void);
+static void	 pidfile_write(const char *);
+
+/* The usage line, as in popserv(8). */
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: popserv [-i] [-C file] [-b [address][:port]] "
+	    "[-t] [-d] [-V] [-h]\n");
+}
+
+/* -V: the version and what was compiled in, one item a line. */
+static void
+version(void)
+{
+	printf("popserv %s\n", POPSERV_VERSION);
+	printf("config: %s\n", POPSERV_CONF_PATH);
+	printf("popit: %s\n", POPSERV_POPIT_PATH);
+	printf("apop: yes\n");
+	printf("crypt: libxcrypt\n");
+	printf("mysql: libmariadb %s\n", mysql_get_client_info());
+	printf("libevent: %s\n", event_get_version());
+#ifdef HAVE_LIBSYSTEMD
+	printf("systemd: yes\n");
+#else
+	printf("systemd: no\n");
+#endif
+	printf("tls: no\n");
+	printf("libhome: no\n");
+}
+
+/* Print every message of a load to stderr. */
+static void
+print_msgs(const struct config_msgs *msgs)
+{
+	size_t	 i;
+
+	for (i = 0; i < msgs->cm_nwarnings; i++)
+		fprintf(stderr, "%s\n", msgs->cm_warnings[i]);
+	for (i = 0; i < msgs->cm_nerrors; i++)
+		fprintf(stderr, "%s\n", msgs->cm_errors[i]);
+}
+
+/* -t: check the file and the user database it names. */
+static int
+check_config(const char *path, const char *bind)
+{
+	struct config_msgs	 msgs;
+	struct config		*cf;
+	char			 err[256];
+	int			 bad = 0;
+
+	memset(&msgs, 0, sizeof(msgs));
+	cf = config_load(path, &msgs);
+	if (cf != NULL && bind != NULL &&
+	    config_override_bind(cf, bind, err, sizeof(err)) == -1) {
+		config_msg_add(&msgs, 1, "-b", 0, "bindto", "%s", err);
+		bad = 1;
+	}
+	if (cf != NULL && userdb_check(cf, &msgs) > 0)
+		bad = 1;
+	print_msgs(&msgs);
+	if (cf == NULL)
+		bad = 1;
+	config_msgs_free(&msgs);
+	config_free(cf);
+	if (bad)
+		return 1;
+	printf("configuration OK\n");
+	return 0;
+}
+
+/* Load the configuration for start-up; exit EX_CONFIG if it is bad. */
+static struct config *
+load_config(const char *path, const char *bind)
+{
+	struct config_msgs	 msgs;
+	struct config		*cf;
+	char			 err[256];
+	size_t			 i;
+
+	memset(&msgs, 0, sizeof(msgs));
+	cf = config_load(path, &msgs);
+	for (i = 0; i < msgs.cm_nwarnings; i++)
+		log_warnx("%s", msgs.cm_warnings[i]);
+	for (i = 0; i < msgs.cm_nerrors; i++)
+		log_warnx("%s", msgs.cm_errors[i]);
+	if (cf == NULL) {
+		print_msgs(&msgs);
+		config_msgs_free(&msgs);
+		exit(EX_CONFIG);
+	}
+	config_msgs_free(&msgs);
+	if (bind != NULL &&
+	    config_override_bind(cf, bind, err, sizeof(err)) == -1) {
+		fprintf(stderr, "popserv: -b %s: %s\n", bind, err);
+		config_free(cf);
+		exit(EX_CONFIG);
+	}
+	return cf;
+}
+
+/* Make sure descriptors 0, 1 and 2 are open, so sockets never get them. */
+static void
+stdio_sanitize(void)
+{
+	int	 fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
+/* Write the pid file. */
+static void
+pidfile_write(const char *path)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "w")) == NULL) {
+		log_warn("pidfile %s", path);
+		return;
+	}
+	fprintf(fp, "%ld\n", (long)getpid());
+	fclose(fp);
+}
+
+/* SIGUSR1: the counters of SPEC §7. */
+static void
+log_stats(void)
+{
+	const struct popserv_stats *st = &env->ps_stats;
+
+	log_info("stats sessions=%u checking=%u popits=%u addresses=%zu "
+	    "accepted=%llu logins_ok=%llu logins_failed=%llu tempfails=%llu "
+	    "rejected_sameaddr=%llu timeouts=%llu spawned=%llu "
+	    "spawn_failed=%llu queued=%zu", env->ps_nsessions,
+	    session_checking(), env->ps_nchildren, addrtab_size(env->ps_addrs),
+	    (unsigned long long)st->st_accepted,
+	    (unsigned long long)st->st_logins_ok,
+	    (unsigned long long)st->st_logins_failed,
+	    (unsigned long long)st->st_tempfails,
+	    (unsigned long long)st->st_rejected_sameaddr,
+	    (unsigned long long)st->st_timeouts,
+	    (unsigned long long)st->st_spawned,
+	    (unsigned long long)st->st_spawn_failed, workers_pending());
+}
+
+/* Signals, delivered on the loop. */
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGINT:
+	case SIGTERM:
+		log_info("signal %d: exiting", (int)sig);
+		event_base_loopbreak(env->ps_base);
+		break;
+	case SIGUSR1:
+		log_stats();
+		break;
+	}
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char		*conffile = POPSERV_CONF_PATH, *bind = NULL;
+	struct event_config	*evcfg;
+	struct config		*cf;
+	struct event		*sigev[4];
+	static const int	 sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
+	char			 err[256];
+	int			 ch, inetd = 0, test = 0, debug = 0, lfd = -1;
+	size_t			 i;
+
+	while ((ch = getopt(argc, argv, ":iC:b:tdVh")) != -1) {
+		switch (ch) {
+		case 'i':
+			inetd = 1;
+			break;
+		case 'C':
+			conffile = optarg;
+			break;
+		case 'b':
+			bind = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'V':
+			version();
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "popserv: -%c needs an argument\n",
+			    optopt);
+			usage(stderr);
+			return EX_USAGE;
+		default:
+			fprintf(stderr, "popserv: unknown option -%c\n",
+			    optopt);
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (test)
+		return check_config(conffile, bind);
+
+	log_init("popserv", debug);
+	if (inetd) {
+		/* fd 0 is the listening socket; give 0-2 to /dev/null. */
+		if ((lfd = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1)
+			fatal("-i: fd 0");
+		for (i = 0; i <= 2; i++)
+			if (i != 2 || !debug)
+				close(i);
+	}
+	stdio_sanitize();
+	cf = load_config(conffile, bind);
+	env->ps_conf = cf;
+	signal(SIGPIPE, SIG_IGN);
+
+	if (evthread_use_pthreads() == -1)
+		fatalx("libevent has no pthreads support");
+	if ((evcfg = event_config_new()) == NULL)
+		fatalx("event_config_new");
+	event_config_require_features(evcfg, EV_FEATURE_ET | EV_FEATURE_O1);
+	if ((env->ps_base = event_base_new_with_config(evcfg)) == NULL)
+		fatalx("no event backend with edge-triggered events");
+	event_config_free(evcfg);
+
+	if (cf->cf_timelimit > 0) {
+		struct timeval	 tv = { cf->cf_timelimit, 0 };
+
+		env->ps_idle_tv = event_base_init_common_timeout(env->ps_base,
+		    &tv);
+	}
+	if ((env->ps_addrs = addrtab_new()) == NULL)
+		fatal("addrtab");
+	if ((env->ps_userdb = userdb_open(cf, err, sizeof(err))) == NULL) {
+		log_warnx("userdb: %s", err);
+		fprintf(stderr, "popserv: userdb: %s\n", err);
+		return EX_CONFIG;
+	}
+	if (handoff_init() == -1)
+		fatalx("cannot set up the handoff");
+	if (inetd) {
+		if (listener_adopt(lfd) == -1)
+			return EX_OSERR;
+	} else if (listener_open(cf) == -1) {
+		fprintf(stderr, "popserv: cannot listen (see the log)\n");
+		return EX_OSERR;
+	}
+	if (cf->cf_pidfile != NULL)
+		pidfile_write(cf->cf_pidfile);
+	if (workers_start(env->ps_base, cf->cf_workers,
+	    (size_t)cf->cf_workers * WORKER_QUEUE_PER_THREAD) == -1)
+		fatalx("cannot start worker threads");
+
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigev[i] = evsignal_new(env->ps_base, sigs[i], on_signal, NULL);
+		if (sigev[i] == NULL || event_add(sigev[i], NULL) == -1)
+			fatalx("signal events");
+	}
+	log_info("popserv %s started, %d workers", POPSERV_VERSION,
+	    cf->cf_workers);
+
+	event_base_dispatch(env->ps_base);
+
+	listener_close_all();
+	session_close_all("shutdown");
+	workers_stop();
+	if (cf->cf_pidfile != NULL)
+		unlink(cf->cf_pidfile);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		event_free(sigev[i]);
+	userdb_close(env->ps_userdb);
+	addrtab_free(env->ps_addrs);
+	config_free(cf);
+	log_info("popserv exiting");
+	return 0;
+}

@@ -1,0 +1,771 @@
+/*
+ * POP3 AUTHORIZATION sessions (SPEC §3): greeting, USER/PASS, APOP, CAPA,
+ * QUIT, the failure delay and the idle limit, all on the event loop.
+ *
+ * Input is never read past the end of a command: each line is found with
+ * MSG_PEEK and then read exactly, so whatever the client pipelines after a
+ * successful PASS stays in the kernel for popit (SPEC §5). The read event
+ * is edge-triggered, so a partial line costs no memory here: the kernel
+ * keeps it until the rest arrives.
+ */
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "addrtab.h"
+#include "apop.h"
+#include "auth.h"
+#include "config.h"
+#include "handoff.h"
+#include "listener.h"
+#include "log.h"
+#include "pop3.h"
+#include "popserv.h"
+#include "reply.h"
+#include "session.h"
+
+enum session_state {
+	S_USER,			/* waiting for USER or APOP */
+	S_PASS,			/* USER given, waiting for PASS */
+	S_CHECKING,		/* a worker checks the credentials */
+	S_DELAY,		/* failed; the answer waits for faildelay */
+	S_FLUSH,		/* last reply being written, then close */
+	S_CLOSED,		/* waiting to be freed */
+};
+
+struct session {
+	TAILQ_ENTRY(session)	 s_entry;
+	struct event		 s_ev;		/* read, write or timer */
+	unsigned long long	 s_id;
+	int			 s_fd;
+	enum session_state	 s_state;
+	unsigned char		 s_fails;
+	unsigned char		 s_handed_off;	/* addrtab slot moved to popit */
+	unsigned short		 s_outlen;	/* unsent bytes in s_out */
+	time_t			 s_lastcmd;	/* for timelimit */
+	struct addrkey		 s_peer;
+	char			*s_user;	/* after USER */
+	char			*s_timestamp;	/* APOP challenge */
+	char			*s_out;
+	struct auth_job		*s_job;		/* while S_CHECKING */
+	const char		*s_why;		/* close reason after S_FLUSH */
+};
+
+TAILQ_HEAD(sessionq, session);
+
+struct session_cmd {
+	enum pop3_cmd	 sc_cmd;
+	int		 sc_secret;	/* arguments never reach a log */
+	void		(*sc_run)(struct session *, const struct pop3_line *);
+};
+
+static void	 session_io(evutil_socket_t, short, void *);
+static void	 session_delay_done(evutil_socket_t, short, void *);
+static void	 session_reap(evutil_socket_t, short, void *);
+static void	 session_read(struct session *);
+static void	 session_line(struct session *, const char *, size_t);
+static void	 session_want_read(struct session *);
+static void	 session_want_write(struct session *);
+static void	 session_want_timer(struct session *, int);
+static void	 session_want_nothing(struct session *);
+static int	 session_send(struct session *, const char *, size_t);
+static int	 session_reply(struct session *, enum reply);
+static void	 session_close(struct session *, const char *);
+static void	 session_finish(struct session *, enum reply, const char *);
+static void	 session_auth(struct session *, const char *, size_t,
+		    const char *, size_t, const char *);
+static void	 session_auth_done(struct work *);
+static void	 session_fail(struct session *, const char *);
+static void	 session_login(struct session *, struct auth_job *);
+static const char *session_ip(const struct session *, char *, size_t);
+static const char *session_strstate(enum session_state);
+static void	 session_cmd_user(struct session *, const struct pop3_line *);
+static void	 session_cmd_pass(struct session *, const struct pop3_line *);
+static void	 session_cmd_apop(struct session *, const struct pop3_line *);
+static void	 session_cmd_capa(struct session *, const struct pop3_line *);
+static void	 session_cmd_quit(struct session *, const struct pop3_line *);
+static void	 session_cmd_notauthed(struct session *,
+		    const struct pop3_line *);
+static void	 session_cmd_unsupported(struct session *,
+		    const struct pop3_line *);
+
+static const struct session_cmd session_cmds[] = {
+	{ POP3_CMD_USER, 0, session_cmd_user },
+	{ POP3_CMD_PASS, 1, session_cmd_pass },
+	{ POP3_CMD_APOP, 1, session_cmd_apop },
+	{ POP3_CMD_CAPA, 0, session_cmd_capa },
+	{ POP3_CMD_QUIT, 0, session_cmd_quit },
+	{ POP3_CMD_AUTH, 1, session_cmd_unsupported },
+	{ POP3_CMD_STLS, 0, session_cmd_unsupported },
+	{ POP3_CMD_NOOP, 0, session_cmd_notauthed },
+	{ POP3_CMD_STAT, 0, session_cmd_notauthed },
+	{ POP3_CMD_LIST, 0, session_cmd_notauthed },
+	{ POP3_CMD_RETR, 0, session_cmd_notauthed },
+	{ POP3_CMD_DELE, 0, session_cmd_notauthed },
+	{ POP3_CMD_RSET, 0, session_cmd_notauthed },
+	{ POP3_CMD_TOP, 0, session_cmd_notauthed },
+	{ POP3_CMD_UIDL, 0, session_cmd_notauthed },
+	{ POP3_CMD_LAST, 0, session_cmd_notauthed },
+};
+
+static struct sessionq	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
+static struct sessionq	 session_dead = TAILQ_HEAD_INITIALIZER(session_dead);
+static struct event	*session_reaper;
+static unsigned long long session_nextid;
+static unsigned long	 session_apop_counter;
+static unsigned int	 session_nchecking;
+
+/* The name of a state, for debug logs. */
+static const char *
+session_strstate(enum session_state st)
+{
+	switch (st) {
+	case S_USER:	return "user";
+	case S_PASS:	return "pass";
+	case S_CHECKING: return "checking";
+	case S_DELAY:	return "delay";
+	case S_FLUSH:	return "flush";
+	case S_CLOSED:	return "closed";
+	}
+	return "?";
+}
+
+/* Enter a new state; every transition is logged when debugging. */
+static void
+session_enter_state(struct session *s, enum session_state st)
+{
+	if (s->s_state == S_CHECKING)
+		session_nchecking--;
+	if (st == S_CHECKING)
+		session_nchecking++;
+	log_debug("session=%llx %s -> %s", s->s_id,
+	    session_strstate(s->s_state), session_strstate(st));
+	s->s_state = st;
+}
+
+/* The client's address as text. */
+static const char *
+session_ip(const struct session *s, char *buf, size_t bufsz)
+{
+	return addrkey_ntop(&s->s_peer, buf, bufsz);
+}
+
+/* Start a session for a freshly accepted connection. */
+void
+session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen)
+{
+	const struct config	*cf = env->ps_conf;
+	struct session		*s;
+	struct addrkey		 key;
+	char			 greeting[256], ip[64];
+	unsigned int		 n;
+	int			 len;
+
+	(void)peerlen;
+	env->ps_stats.st_accepted++;
+	if (addrkey_from_sockaddr(&key, peer) == -1) {
+		close(fd);
+		return;
+	}
+	n = addrtab_inc(env->ps_addrs, &key);
+	if (cf->cf_sameaddrmax > 0 && n > (unsigned int)cf->cf_sameaddrmax) {
+		/* A short reply to a new socket: it fits the send buffer. */
+		(void)send(fd, reply_text(REPLY_TEMP_SAMEADDR),
+		    reply_len(REPLY_TEMP_SAMEADDR), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(fd);
+		addrtab_dec(env->ps_addrs, &key);
+		env->ps_stats.st_rejected_sameaddr++;
+		log_info("ip=%s result=rejected reason=sameaddrmax count=%u",
+		    addrkey_ntop(&key, ip, sizeof(ip)), n - 1);
+		return;
+	}
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session");
+		addrtab_dec(env->ps_addrs, &key);
+		close(fd);
+		return;
+	}
+	s->s_id = ++session_nextid;
+	s->s_fd = fd;
+	s->s_peer = key;
+	s->s_state = S_USER;
+	s->s_lastcmd = time(NULL);
+	event_assign(&s->s_ev, env->ps_base, -1, 0, session_io, s);
+	TAILQ_INSERT_TAIL(&sessions, s, s_entry);
+	env->ps_nsessions++;
+	listener_update();
+
+	if (cf->cf_apop_on) {
+		char	 ts[APOP_TIMESTAMP_MAX];
+
+		if (apop_timestamp(ts, sizeof(ts), (long)getpid(),
+		    ++session_apop_counter, (long long)s->s_lastcmd,
+		    cf->cf_hostname) == -1 ||
+		    (s->s_timestamp = strdup(ts)) == NULL) {
+			session_close(s, "apop timestamp");
+			return;
+		}
+	}
+	log_debug("session=%llx ip=%s connected", s->s_id,
+	    session_ip(s, ip, sizeof(ip)));
+
+	len = reply_greeting(greeting, sizeof(greeting), s->s_timestamp);
+	if (len == -1 || session_send(s, greeting, len) == -1)
+		return;
+	if (s->s_outlen == 0)
+		session_want_read(s);
+}
+
+/* Wait for input, with the idle limit. */
+static void
+session_want_read(struct session *s)
+{
+	event_del(&s->s_ev);
+	event_assign(&s->s_ev, env->ps_base, s->s_fd,
+	    EV_READ | EV_ET | EV_PERSIST, session_io, s);
+	event_add(&s->s_ev, env->ps_idle_tv);
+}
+
+/* Wait until the unsent reply can be written. */
+static void
+session_want_write(struct session *s)
+{
+	event_del(&s->s_ev);
+	event_assign(&s->s_ev, env->ps_base, s->s_fd, EV_WRITE | EV_PERSIST,
+	    session_io, s);
+	event_add(&s->s_ev, env->ps_idle_tv);
+}
+
+/* Wait for seconds, reading nothing (the failure delay). */
+static void
+session_want_timer(struct session *s, int seconds)
+{
+	struct timeval	 tv = { seconds, 0 };
+
+	event_del(&s->s_ev);
+	event_assign(&s->s_ev, env->ps_base, -1, 0, session_delay_done, s);
+	event_add(&s->s_ev, &tv);
+}
+
+/* Wait for nothing on the socket (a worker has the session). */
+static void
+session_want_nothing(struct session *s)
+{
+	event_del(&s->s_ev);
+}
+
+/* Socket events: input, room to write, or the idle limit. */
+static void
+session_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	ssize_t		 n;
+
+	(void)fd;
+	if (what & EV_TIMEOUT) {
+		env->ps_stats.st_timeouts++;
+		session_close(s, "timeout");
+		return;
+	}
+	if (what & EV_WRITE) {
+		n = send(s->s_fd, s->s_out, s->s_outlen,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n == -1) {
+			session_close(s, "write error");
+			return;
+		}
+		memmove(s->s_out, s->s_out + n, s->s_outlen - n);
+		s->s_outlen -= n;
+		if (s->s_outlen > 0)
+			return;
+		free(s->s_out);
+		s->s_out = NULL;
+		if (s->s_state == S_FLUSH) {
+			session_close(s, s->s_why);
+			return;
+		}
+		session_want_read(s);
+		/* Edge-triggered: what arrived meanwhile raises no new edge. */
+		session_read(s);
+		return;
+	}
+	if (what & EV_READ)
+		session_read(s);
+}
+
+/* Read and run complete commands until none is left or one must wait. */
+static void
+session_read(struct session *s)
+{
+	char	 buf[POP3_LINE_MAX + 1];
+	ssize_t	 n, len;
+	int	 timelimit = env->ps_conf->cf_timelimit;
+
+	while (s->s_state == S_USER || s->s_state == S_PASS) {
+		/* A trickle of bytes does not keep an idle session alive. */
+		if (timelimit > 0 && time(NULL) - s->s_lastcmd >= timelimit) {
+			env->ps_stats.st_timeouts++;
+			session_close(s, "timeout");
+			return;
+		}
+		n = recv(s->s_fd, buf, POP3_LINE_MAX, MSG_PEEK | MSG_DONTWAIT);
+		if (n == 0) {
+			session_close(s, "eof");
+			return;
+		}
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			session_close(s, "read error");
+			return;
+		}
+		len = pop3_line_end(buf, n);
+		if (len == 0)
+			return;		/* the rest of the line is on its way */
+		if (len == -1) {
+			session_finish(s, REPLY_TOO_LONG, "line too long");
+			return;
+		}
+		/* Consume exactly this line; what follows stays queued. */
+		if (recv(s->s_fd, buf, len, MSG_DONTWAIT) != len) {
+			session_close(s, "read error");
+			return;
+		}
+		s->s_lastcmd = time(NULL);
+		session_line(s, buf, len);
+		if (s->s_state == S_CLOSED || s->s_outlen > 0)
+			return;
+	}
+}
+
+/* Parse one command line and run it from the command table. */
+static void
+session_line(struct session *s, const char *line, size_t len)
+{
+	struct pop3_line	 pl;
+	enum pop3_status	 st;
+	char			 esc[128];
+	size_t			 i;
+
+	st = pop3_parse(line, len, &pl);
+	if (st == POP3_ENUL) {
+		session_reply(s, REPLY_NUL);
+		return;
+	}
+	if (st == POP3_EEMPTY || st == POP3_EUNKNOWN) {
+		log_debug("session=%llx unknown command \"%s\"", s->s_id,
+		    log_escape(esc, sizeof(esc), line, len));
+		session_reply(s, REPLY_UNKNOWN);
+		return;
+	}
+	for (i = 0; i < sizeof(session_cmds) / sizeof(session_cmds[0]); i++) {
+		if (session_cmds[i].sc_cmd != pl.pl_cmd)
+			continue;
+		if (session_cmds[i].sc_secret)
+			log_debug("session=%llx < %s ...", s->s_id, pl.pl_verb);
+		else
+			log_debug("session=%llx < \"%s\"", s->s_id,
+			    log_escape(esc, sizeof(esc), line, len));
+		if (st == POP3_EARGS) {
+			session_reply(s, REPLY_SYNTAX);
+			return;
+		}
+		session_cmds[i].sc_run(s, &pl);
+		return;
+	}
+	session_reply(s, REPLY_UNKNOWN);
+}
+
+/* USER name: remember it; every name gets +OK (no enumeration). */
+static void
+session_cmd_user(struct session *s, const struct pop3_line *pl)
+{
+	char	*user;
+
+	if (pl->pl_arg1len >= AUTH_NAME_MAX) {
+		session_reply(s, REPLY_SYNTAX);
+		return;
+	}
+	if ((user = strndup(pl->pl_arg1, pl->pl_arg1len)) == NULL) {
+		session_reply(s, REPLY_TEMP_BUSY);
+		return;
+	}
+	free(s->s_user);
+	s->s_user = user;
+	session_enter_state(s, S_PASS);
+	session_reply(s, REPLY_OK_USER);
+}
+
+/* PASS secret: check USER's password on a worker. */
+static void
+session_cmd_pass(struct session *s, const struct pop3_line *pl)
+{
+	if (s->s_state != S_PASS || s->s_user == NULL) {
+		session_reply(s, REPLY_NEED_USER);
+		return;
+	}
+	session_auth(s, s->s_user, strlen(s->s_user), pl->pl_arg1,
+	    pl->pl_arg1len, NULL);
+}
+
+/* APOP name digest: check the digest on a worker. */
+static void
+session_cmd_apop(struct session *s, const struct pop3_line *pl)
+{
+	if (s->s_timestamp == NULL) {
+		session_reply(s, REPLY_NO_APOP);
+		return;
+	}
+	if (pl->pl_arg1len >= AUTH_NAME_MAX) {
+		session_reply(s, REPLY_SYNTAX);
+		return;
+	}
+	session_auth(s, pl->pl_arg1, pl->pl_arg1len, NULL, 0, pl->pl_arg2);
+}
+
+/* CAPA: the RFC 2449 list. */
+static void
+session_cmd_capa(struct session *s, const struct pop3_line *pl)
+{
+	char	 buf[512];
+	int	 len;
+
+	(void)pl;
+	if ((len = reply_capa(buf, sizeof(buf), env->ps_conf)) > 0)
+		session_send(s, buf, len);
+}
+
+/* QUIT: say goodbye and close. */
+static void
+session_cmd_quit(struct session *s, const struct pop3_line *pl)
+{
+	(void)pl;
+	session_finish(s, REPLY_OK_QUIT, "quit");
+}
+
+/* A TRANSACTION command before login. */
+static void
+session_cmd_notauthed(struct session *s, const struct pop3_line *pl)
+{
+	(void)pl;
+	session_reply(s, REPLY_NOT_AUTHED);
+}
+
+/* A command popserv knows but does not offer in this build or state. */
+static void
+session_cmd_unsupported(struct session *s, const struct pop3_line *pl)
+{
+	(void)pl;
+	session_reply(s, REPLY_NOT_SUPPORTED);
+}
+
+/*
+ * Hand a login to the workers: login is the typed name, secret the PASS
+ * argument or digest the APOP one.
+ */
+static void
+session_auth(struct session *s, const char *login, size_t loginlen,
+    const char *secret, size_t secretlen, const char *digest)
+{
+	const struct config	*cf = env->ps_conf;
+	struct auth_job		*aj;
+
+	if ((aj = calloc(1, sizeof(*aj))) == NULL) {
+		session_reply(s, REPLY_TEMP_BUSY);
+		return;
+	}
+	aj->aj_work.w_run = auth_run;
+	aj->aj_work.w_done = session_auth_done;
+	aj->aj_userdb = env->ps_userdb;
+	aj->aj_hashed = cf->cf_crypt;
+	aj->aj_peer = s->s_peer;
+	memcpy(aj->aj_login, login, loginlen);
+	aj->aj_login[loginlen] = '\0';
+	if (digest != NULL) {
+		aj->aj_apop = 1;
+		snprintf(aj->aj_timestamp, sizeof(aj->aj_timestamp), "%s",
+		    s->s_timestamp);
+		memcpy(aj->aj_digest, digest, APOP_DIGEST_LEN);
+		aj->aj_digest[APOP_DIGEST_LEN] = '\0';
+	} else {
+		if (secretlen >= sizeof(aj->aj_secret))
+			secretlen = sizeof(aj->aj_secret) - 1;
+		memcpy(aj->aj_secret, secret, secretlen);
+		aj->aj_secretlen = secretlen;
+	}
+
+	if (auth_split_login(cf, aj->aj_login, aj->aj_account,
+	    sizeof(aj->aj_account), aj->aj_folder, sizeof(aj->aj_folder),
+	    aj->aj_option, sizeof(aj->aj_option), &aj->aj_has_option) == -1 ||
+	    aj->aj_account[0] == '\0') {
+		auth_job_free(aj);
+		session_fail(s, "malformed login name");
+		return;
+	}
+	if (strchr(aj->aj_folder, '/') != NULL ||
+	    strcmp(aj->aj_folder, ".") == 0 ||
+	    strcmp(aj->aj_folder, "..") == 0) {
+		auth_job_free(aj);
+		session_fail(s, "invalid folder name");
+		return;
+	}
+	if (workers_submit(&aj->aj_work) == -1) {
+		auth_job_free(aj);
+		env->ps_stats.st_tempfails++;
+		log_warnx("session=%llx worker queue full", s->s_id);
+		session_enter_state(s, S_USER);
+		session_reply(s, REPLY_TEMP_BUSY);
+		return;
+	}
+	aj->aj_session = s;
+	s->s_job = aj;
+	session_enter_state(s, S_CHECKING);
+	session_want_nothing(s);
+}
+
+/* On the loop: a worker has answered. */
+static void
+session_auth_done(struct work *w)
+{
+	struct auth_job	*aj = (struct auth_job *)w;
+	struct session	*s = aj->aj_session;
+	char		 ip[64], user[128];
+
+	if (s == NULL) {		/* the client left meanwhile */
+		auth_job_free(aj);
+		return;
+	}
+	s->s_job = NULL;
+	switch (aj->aj_status) {
+	case AUTH_OK:
+		session_login(s, aj);
+		break;
+	case AUTH_FAIL:
+		session_fail(s, aj->aj_reason);
+		break;
+	case AUTH_TEMPFAIL:
+		env->ps_stats.st_tempfails++;
+		log_warnx("session=%llx ip=%s user=\"%s\" result=tempfail "
+		    "reason=\"%s\"", s->s_id, session_ip(s, ip, sizeof(ip)),
+		    log_escape(user, sizeof(user), aj->aj_login,
+		    strlen(aj->aj_login)), aj->aj_reason);
+		session_enter_state(s, S_USER);
+		if (session_reply(s, REPLY_TEMP_USERDB) == 0 &&
+		    s->s_outlen == 0) {
+			session_want_read(s);
+			session_read(s);
+		}
+		break;
+	}
+	auth_job_free(aj);
+}
+
+/*
+ * A failed login: log it now, so fail2ban-style tools see every attempt,
+ * and answer after faildelay.
+ */
+static void
+session_fail(struct session *s, const char *reason)
+{
+	const struct config	*cf = env->ps_conf;
+	char			 ip[64], user[128];
+	const char		*u = s->s_user;
+
+	env->ps_stats.st_logins_failed++;
+	if (s->s_fails < 255)
+		s->s_fails++;
+	log_info("session=%llx ip=%s user=\"%s\" result=failed reason=\"%s\" "
+	    "attempt=%u", s->s_id, session_ip(s, ip, sizeof(ip)),
+	    u ? log_escape(user, sizeof(user), u, strlen(u)) : "",
+	    reason, s->s_fails);
+	free(s->s_user);
+	s->s_user = NULL;
+	session_enter_state(s, S_DELAY);
+	if (cf->cf_faildelay > 0)
+		session_want_timer(s, cf->cf_faildelay);
+	else
+		session_delay_done(-1, EV_TIMEOUT, s);
+}
+
+/* The failure delay is over: answer, and close after maxfails. */
+static void
+session_delay_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+
+	(void)fd;
+	(void)what;
+	if (s->s_fails >= env->ps_conf->cf_maxfails) {
+		session_finish(s, REPLY_AUTH_FAILED, "maxfails");
+		return;
+	}
+	session_enter_state(s, S_USER);
+	if (session_reply(s, REPLY_AUTH_FAILED) == 0 && s->s_outlen == 0) {
+		session_want_read(s);
+		session_read(s);
+	}
+}
+
+/* A good login: start popit on the connection and forget the session. */
+static void
+session_login(struct session *s, struct auth_job *aj)
+{
+	char		 ip[64], user[128], folder[128];
+
+	session_ip(s, ip, sizeof(ip));
+	log_escape(user, sizeof(user), aj->aj_login, strlen(aj->aj_login));
+	log_escape(folder, sizeof(folder), aj->aj_folder,
+	    strlen(aj->aj_folder));
+	switch (handoff_spawn(env->ps_conf, aj, s->s_fd, ip)) {
+	case 0:
+		break;
+	case 1:
+		s->s_handed_off = 1;
+		/* FALLTHROUGH */
+	default:
+		log_info("session=%llx ip=%s user=\"%s\" result=tempfail "
+		    "reason=\"popit not started\" folder=\"%s\"", s->s_id, ip,
+		    user, folder);
+		session_close(s, NULL);
+		return;
+	}
+	env->ps_stats.st_logins_ok++;
+	log_info("session=%llx ip=%s user=\"%s\" result=login folder=\"%s\"",
+	    s->s_id, ip, user, folder);
+	s->s_handed_off = 1;
+	session_close(s, NULL);
+}
+
+/*
+ * Send bytes, keeping what the socket does not take now. Returns -1 if
+ * the session was closed.
+ */
+static int
+session_send(struct session *s, const char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	n = send(s->s_fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EINTR) {
+			session_close(s, "write error");
+			return -1;
+		}
+		n = 0;
+	}
+	if ((size_t)n == len)
+		return 0;
+	if ((s->s_out = malloc(len - n)) == NULL) {
+		session_close(s, "out of memory");
+		return -1;
+	}
+	memcpy(s->s_out, buf + n, len - n);
+	s->s_outlen = len - n;
+	session_want_write(s);
+	return 0;
+}
+
+/* Send a last reply, then close with reason once it is written. */
+static void
+session_finish(struct session *s, enum reply r, const char *reason)
+{
+	session_enter_state(s, S_FLUSH);
+	s->s_why = reason;
+	if (session_reply(s, r) == 0 && s->s_outlen == 0)
+		session_close(s, reason);
+}
+
+/* Send one reply from the reply table. */
+static int
+session_reply(struct session *s, enum reply r)
+{
+	return session_send(s, reply_text(r), reply_len(r));
+}
+
+/*
+ * The one way out: release the socket and the address slot, log the
+ * outcome (reason NULL: already logged), and free the session later,
+ * outside its own callbacks. Safe to call twice.
+ */
+static void
+session_close(struct session *s, const char *reason)
+{
+	char	 ip[64], user[128];
+
+	if (s->s_state == S_CLOSED)
+		return;
+	if (reason != NULL)
+		log_info("session=%llx ip=%s user=\"%s\" result=%s",
+		    s->s_id, session_ip(s, ip, sizeof(ip)),
+		    s->s_user ? log_escape(user, sizeof(user), s->s_user,
+		    strlen(s->s_user)) : "", reason);
+	session_enter_state(s, S_CLOSED);
+	if (s->s_job != NULL) {
+		s->s_job->aj_session = NULL;
+		s->s_job = NULL;
+	}
+	event_del(&s->s_ev);
+	close(s->s_fd);
+	s->s_fd = -1;
+	if (!s->s_handed_off)
+		addrtab_dec(env->ps_addrs, &s->s_peer);
+	TAILQ_REMOVE(&sessions, s, s_entry);
+	env->ps_nsessions--;
+	listener_update();
+
+	TAILQ_INSERT_TAIL(&session_dead, s, s_entry);
+	if (session_reaper == NULL)
+		session_reaper = event_new(env->ps_base, -1, 0, session_reap,
+		    NULL);
+	if (session_reaper != NULL)
+		event_active(session_reaper, EV_TIMEOUT, 0);
+}
+
+/* Free closed sessions, from a callback of their own. */
+static void
+session_reap(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while ((s = TAILQ_FIRST(&session_dead)) != NULL) {
+		TAILQ_REMOVE(&session_dead, s, s_entry);
+		free(s->s_user);
+		free(s->s_timestamp);
+		free(s->s_out);
+		free(s);
+	}
+}
+
+/* Close every session now (orderly exit). */
+void
+session_close_all(const char *reason)
+{
+	struct session	*s;
+
+	while ((s = TAILQ_FIRST(&sessions)) != NULL)
+		session_close(s, reason);
+	session_reap(-1, 0, NULL);
+}
+
+/* Sessions waiting on a worker. */
+unsigned int
+session_checking(void)
+{
+	return session_nchecking;
+}

@@ -42,7 +42,7 @@ struct pop3_line {
 	char		 pl_verb[5];	/* as typed, upper-cased, NUL-ended */
 	const char	*pl_arg1;	/* USER name, PASS secret, APOP name */
 	size_t		 pl_arg1len;
-	const char	*pl_arg2;	/* APOP digest (32 lower-case hex) */
+	const char	*pl_arg2;	/* APOP digest: 32 hex digits, as typed */
 	size_t		 pl_arg2len;
 };
 

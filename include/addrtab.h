@@ -31,5 +31,7 @@ unsigned int	 addrtab_dec(struct addrtab *, const struct addrkey *);
 unsigned int	 addrtab_get(const struct addrtab *, const struct addrkey *);
 /* Number of addresses with a non-zero count. */
 size_t		 addrtab_size(const struct addrtab *);
+/* Slots allocated (tests, counters): shrinks as addresses leave. */
+size_t		 addrtab_capacity(const struct addrtab *);
 
 #endif

@@ -40,7 +40,7 @@ struct child {
 	struct child		*c_next;	/* hash chain */
 	pid_t			 c_pid;
 	struct addrkey		 c_peer;
-	char			 c_user[64];	/* escaped, for the exit log */
+	char			 c_user[128];	/* escaped, for the exit log */
 };
 
 /* What the vfork child needs, all prepared before it runs. */

@@ -27,6 +27,15 @@ POPIT = os.environ.get("POPIT", "popit")
 SOURCE_DIR = os.environ.get("POPSERV_SOURCE_DIR",
                             os.path.join(os.path.dirname(__file__), "..", ".."))
 TIMEOUT = 10.0
+TEST_UID = TEST_GID = 65534
+
+
+def chown_tree(path, uid, gid):
+    """chown -R, for Maildirs that popit reads as the test user."""
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for n in dirs + files:
+            os.chown(os.path.join(root, n), uid, gid, follow_symlinks=False)
 
 
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
@@ -160,6 +169,7 @@ class Server:
                  bind=True, start=True):
         self.tmp = tempfile.TemporaryDirectory(prefix="popserv-test-")
         self.dir = self.tmp.name
+        os.chmod(self.dir, 0o755)       # popit runs as the test user
         self.host = host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.family = family
@@ -190,9 +200,13 @@ class Server:
         return os.path.join(self.dir, "home", user)
 
     def write_users(self, users, maildirs=None):
-        """(Re)write the passwd-format user file."""
-        uid = os.getuid()
-        gid = os.getgid()
+        """(Re)write the passwd-format user file.
+
+        As root, users get uid/gid 65534 (nobody), since popserv refuses
+        uid 0 and popit refuses root; their homes are chowned to match.
+        """
+        uid, gid = (TEST_UID, TEST_GID) if os.getuid() == 0 else \
+            (os.getuid(), os.getgid())
         out = []
         for name, spec in users.items():
             if isinstance(spec, str):
@@ -207,6 +221,8 @@ class Server:
                                          not os.path.isdir(os.path.join(home, "Maildir"))):
                 make_maildir(os.path.join(home, "Maildir"),
                              maildirs.get(name, ()))
+            if os.getuid() == 0:
+                chown_tree(home, spec.get("uid", uid), spec.get("gid", gid))
             out.append("%s:%s:%d:%d:test user:%s:/bin/sh" % (
                 name, stored, spec.get("uid", uid), spec.get("gid", gid),
                 home))

@@ -42,7 +42,6 @@ struct cfparse {
 	int			 p_bindto_line[CONFIG_MAXADDRS];
 	int			 p_bindtls_line[CONFIG_MAXADDRS];
 	int			 p_apop_line;
-	int			 p_tls_cert_line;
 	int			 p_tls_key_line;
 	int			 p_userdb_line;
 	int			 p_password_line;
@@ -57,7 +56,7 @@ struct cfdir {
 	const char		*cd_name;
 	cfdir_fn		*cd_parse;
 	size_t			 cd_off;	/* field in struct config */
-	long long		 cd_min;	/* range, or a parser argument */
+	long long		 cd_min;	/* range, or an argument */
 	long long		 cd_max;
 	const char		*cd_arg;	/* default port, % escapes */
 };
@@ -111,7 +110,6 @@ static cfdir_fn	 cfd_query;
 static cfdir_fn	 cfd_popitargs;
 static cfdir_fn	 cfd_maildir;
 static cfdir_fn	 cfd_hometag;
-static cfdir_fn	 cfd_tls_cert;
 static cfdir_fn	 cfd_tls_key;
 
 #define CF(field)	offsetof(struct config, field)
@@ -120,58 +118,67 @@ static cfdir_fn	 cfd_tls_key;
 static const struct cfdir cfdirs[] = {
 	{ "accepts",		cfd_number,	CF(cf_accepts), 1, 1024, NULL },
 	{ "apop",		cfd_apop,	CF(cf_apop), 0, 1, NULL },
-	{ "autoclose",		cfd_duration,	CF(cf_autoclose),
-	    0, CONFIG_MAXDURATION, NULL },
+	{ "autoclose",		cfd_duration,
+	    CF(cf_autoclose), 0, CONFIG_MAXDURATION, NULL },
 	{ "bindtls",		cfd_bindtls,	0, 0, 0, CONFIG_DEFPORT_POP3S },
 	{ "bindto",		cfd_bindto,	0, 0, 0, CONFIG_DEFPORT_POP3 },
 	{ "crypt",		cfd_bool,	CF(cf_crypt), 0, 1, NULL },
 	{ "faildelay",		cfd_duration,	CF(cf_faildelay), 0, 60, NULL },
-	{ "failpenalty",	cfd_bool,	CF(cf_failpenalty), 0, 1, NULL },
+	{ "failpenalty",	cfd_bool,
+	    CF(cf_failpenalty), 0, 1, NULL },
 	{ "folder",		cfd_folder,	0, 0, 0, NULL },
-	{ "gid",		cfd_id,		CF(cf_gid), 0, CONFIG_MAXID, NULL },
+	{ "gid",		cfd_id,
+	    CF(cf_gid), 0, CONFIG_MAXID, NULL },
 	{ "home.tag",		cfd_hometag,	CF(cf_hometag), 0, 0, NULL },
 	{ "hostname",		cfd_hostname,	CF(cf_hostname), 0, 0, NULL },
-	{ "loginfo.database",	cfd_word,	CF(cf_loginfo.my_database),
-	    0, 0, NULL },
-	{ "loginfo.host",	cfd_dbhost,	CF(cf_loginfo.my_host), 0, 0, NULL },
-	{ "loginfo.password",	cfd_password,	CF(cf_loginfo.my_password),
-	    0, 0, NULL },
-	{ "loginfo.query",	cfd_query,	CF(cf_loginfo.my_query),
-	    0, 0, "uiht" },
-	{ "loginfo.user",	cfd_word,	CF(cf_loginfo.my_user), 0, 0, NULL },
+	{ "loginfo.database",	cfd_word,
+	    CF(cf_loginfo.my_database), 0, 0, NULL },
+	{ "loginfo.host",	cfd_dbhost,
+	    CF(cf_loginfo.my_host), 0, 0, NULL },
+	{ "loginfo.password",	cfd_password,
+	    CF(cf_loginfo.my_password), 0, 0, NULL },
+	{ "loginfo.query",	cfd_query,
+	    CF(cf_loginfo.my_query), 0, 0, "uiht" },
+	{ "loginfo.user",	cfd_word,
+	    CF(cf_loginfo.my_user), 0, 0, NULL },
 	{ "logudp.dst",		cfd_logudp_dst,	CF(cf_logudp_dst), 0, 0, NULL },
-	{ "logudp.multicast.ttl", cfd_number,	CF(cf_logudp_ttl), 0, 255, NULL },
-	{ "logudp.secret",	cfd_word,	CF(cf_logudp_secret), 0, 0, NULL },
+	{ "logudp.multicast.ttl", cfd_number,
+	    CF(cf_logudp_ttl), 0, 255, NULL },
+	{ "logudp.secret",	cfd_word,
+	    CF(cf_logudp_secret), 0, 0, NULL },
 	{ "maildir",		cfd_maildir,	CF(cf_maildir), 0, 0, NULL },
-	{ "maxconn",		cfd_number,	CF(cf_maxconn), 1, 1000000, NULL },
+	{ "maxconn",		cfd_number,
+	    CF(cf_maxconn), 1, 1000000, NULL },
 	{ "maxfails",		cfd_number,	CF(cf_maxfails), 1, 100, NULL },
 	{ "pidfile",		cfd_path,	CF(cf_pidfile), 0, 0, NULL },
 	{ "plaintext",		cfd_bool,	CF(cf_plaintext), 0, 1, NULL },
 	{ "popit",		cfd_path,	CF(cf_popit), 0, 0, NULL },
 	{ "popitargs",		cfd_popitargs,	0, 0, 0, NULL },
-	{ "sameaddrmax",	cfd_number,	CF(cf_sameaddrmax), 0, 100000, NULL },
-	{ "timelimit",		cfd_duration,	CF(cf_timelimit),
-	    0, CONFIG_MAXDURATION, NULL },
-	{ "tls.cert",		cfd_tls_cert,	CF(cf_tls_cert), 0, 0, NULL },
+	{ "sameaddrmax",	cfd_number,
+	    CF(cf_sameaddrmax), 0, 100000, NULL },
+	{ "timelimit",		cfd_duration,
+	    CF(cf_timelimit), 0, CONFIG_MAXDURATION, NULL },
+	{ "tls.cert",		cfd_path,	CF(cf_tls_cert), 0, 0, NULL },
 	{ "tls.key",		cfd_tls_key,	CF(cf_tls_key), 0, 0, NULL },
 	{ "trusted",		cfd_trusted,	0, 0, 0, NULL },
-	{ "uid",		cfd_id,		CF(cf_uid), 0, CONFIG_MAXID, NULL },
+	{ "uid",		cfd_id,
+	    CF(cf_uid), 0, CONFIG_MAXID, NULL },
 	{ "userdb",		cfd_userdb,	0, 0, 0, NULL },
-	{ "userdb.database",	cfd_word,	CF(cf_userdb_mysql.my_database),
-	    0, 0, NULL },
-	{ "userdb.host",	cfd_dbhost,	CF(cf_userdb_mysql.my_host),
-	    0, 0, NULL },
-	{ "userdb.password",	cfd_password,	CF(cf_userdb_mysql.my_password),
-	    0, 0, NULL },
-	{ "userdb.query",	cfd_query,	CF(cf_userdb_mysql.my_query),
-	    0, 0, "u" },
-	{ "userdb.user",	cfd_word,	CF(cf_userdb_mysql.my_user),
-	    0, 0, NULL },
+	{ "userdb.database",	cfd_word,
+	    CF(cf_userdb_mysql.my_database), 0, 0, NULL },
+	{ "userdb.host",	cfd_dbhost,
+	    CF(cf_userdb_mysql.my_host), 0, 0, NULL },
+	{ "userdb.password",	cfd_password,
+	    CF(cf_userdb_mysql.my_password), 0, 0, NULL },
+	{ "userdb.query",	cfd_query,
+	    CF(cf_userdb_mysql.my_query), 0, 0, "u" },
+	{ "userdb.user",	cfd_word,
+	    CF(cf_userdb_mysql.my_user), 0, 0, NULL },
 	{ "useropt",		cfd_useropt,	0, 0, 0, NULL },
 	{ "whoson.allow",	cfd_whoson,	0, WHOSON_ALLOW, 0, NULL },
 	{ "whoson.deny",	cfd_whoson,	0, WHOSON_DENY, 0, NULL },
-	{ "whoson.server",	cfd_dest,	CF(cf_whoson_server), 0, 0,
-	    CONFIG_DEFPORT_WHOSON },
+	{ "whoson.server",	cfd_dest,
+	    CF(cf_whoson_server), 0, 0, CONFIG_DEFPORT_WHOSON },
 	{ "workers",		cfd_number,	CF(cf_workers), 1, 256, NULL },
 };
 
@@ -193,7 +200,8 @@ config_msg_add(struct config_msgs *msgs, int is_error, const char *file,
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	if (line > 0)
-		snprintf(where, sizeof(where), "%s:%d", file ? file : "-", line);
+		snprintf(where, sizeof(where), "%s:%d", file ? file : "-",
+		    line);
 	else
 		snprintf(where, sizeof(where), "%s", file ? file : "-");
 	if (asprintf(&msg, "%s: %s%s%s%s", where, is_error ? "" : "warning: ",
@@ -493,7 +501,8 @@ config_parse_addr(const char *s, const char *defport, struct cfg_addr *ca,
 			return -1;
 		}
 	} else {
-		if ((p = strchr(s, ':')) != NULL && strchr(p + 1, ':') != NULL) {
+		if ((p = strchr(s, ':')) != NULL &&
+		    strchr(p + 1, ':') != NULL) {
 			snprintf(err, errsz, "\"%s\": an IPv6 address must be "
 			    "written in brackets, [address]:port", s);
 			return -1;
@@ -607,7 +616,6 @@ config_is_trusted(const struct config *cf, const struct sockaddr *sa)
 			return 1;
 	return 0;
 }
-
 
 /* Read path into a fresh configuration; NULL if the file has any error. */
 struct config *
@@ -1002,8 +1010,8 @@ cfg_listen(struct cfparse *p, const char *v, struct cfg_addr *list,
 		}
 	for (i = 0; i < cf->cf_nbindtls; i++)
 		if (cfg_addr_same(&a, &cf->cf_bindtls[i])) {
-			cfg_error(p, "%s: already a listener (bindtls, line %d)",
-			    v, p->p_bindtls_line[i]);
+			cfg_error(p, "%s: already a listener (bindtls, "
+			    "line %d)", v, p->p_bindtls_line[i]);
 			return -1;
 		}
 	if (*n >= CONFIG_MAXADDRS) {
@@ -1427,16 +1435,6 @@ cfd_hometag(struct cfparse *p, const struct cfdir *d, char *v)
 		return -1;
 	cfg_warn(p, p->p_line, d->cd_name, "popserv was built without "
 	    "libhome; home.tag is ignored");
-	return 0;
-}
-
-/* tls.cert PATH: an absolute path to a PEM chain. */
-static int
-cfd_tls_cert(struct cfparse *p, const struct cfdir *d, char *v)
-{
-	if (cfd_path(p, d, v) == -1)
-		return -1;
-	p->p_tls_cert_line = p->p_line;
 	return 0;
 }
 

@@ -39,6 +39,24 @@ proc_status(FILE *rec, const char *key)
 	fclose(fp);
 }
 
+/* Record one received line with CR and LF made visible. */
+static void
+record_line(FILE *rec, const char *line, size_t len)
+{
+	size_t	 i;
+
+	fprintf(rec, "line ");
+	for (i = 0; i < len; i++) {
+		if (line[i] == '\r')
+			fprintf(rec, "\\r");
+		else if (line[i] == '\n')
+			fprintf(rec, "\\n");
+		else
+			fputc(line[i], rec);
+	}
+	fputc('\n', rec);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -91,7 +109,7 @@ main(int argc, char *argv[])
 			if (buf[i] != '\n')
 				continue;
 			line[linelen] = '\0';
-			fprintf(rec, "line %s", line);
+			record_line(rec, line, linelen);
 			fflush(rec);
 			if (strncmp(line, "CRASH", 5) == 0)
 				abort();

@@ -1,0 +1,294 @@
+/*
+ * Unit tests for auth.c: splitting a login into account, folder and
+ * option (SPEC §5), and auth_run() against a real passwd-format file.
+ */
+
+#include <sys/stat.h>
+
+#include <crypt.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "apop.h"
+#include "auth.h"
+#include "config.h"
+#include "userdb.h"
+
+static char	 tmpdir[PATH_MAX];
+
+/* Write text to name under tmpdir; returns the path (static buffer). */
+static const char *
+write_tmp(const char *name, const char *text)
+{
+	static char	 path[PATH_MAX + 64];
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	assert_non_null(fp = fopen(path, "w"));
+	fputs(text, fp);
+	fclose(fp);
+	return path;
+}
+
+/* Load a configuration from text; it must be valid. */
+static struct config *
+load(const char *text)
+{
+	struct config_msgs	 msgs;
+	struct config		*cf;
+
+	memset(&msgs, 0, sizeof(msgs));
+	cf = config_load(write_tmp("popserv.conf", text), &msgs);
+	if (cf == NULL && msgs.cm_nerrors > 0)
+		fail_msg("%s", msgs.cm_errors[0]);
+	config_msgs_free(&msgs);
+	assert_non_null(cf);
+	return cf;
+}
+
+static int
+setup(void **state)
+{
+	(void)state;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_auth.XXXXXX");
+	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+}
+
+static int
+teardown(void **state)
+{
+	char	 cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* The SPEC §5 example: joe+work/lite is account joe, folder work, lite. */
+static void
+test_split_spec_example(void **state)
+{
+	struct config	*cf;
+	char		 acct[64], folder[64], opt[64];
+	int		 has;
+
+	(void)state;
+	cf = load("folder \\+([^%@/]*)\nuseropt /([^%@+]*)\n");
+	assert_int_equal(auth_split_login(cf, "joe+work/lite", acct,
+	    sizeof(acct), folder, sizeof(folder), opt, sizeof(opt), &has), 0);
+	assert_string_equal(acct, "joe");
+	assert_string_equal(folder, "work");
+	assert_string_equal(opt, "lite");
+	assert_true(has);
+
+	/* Either part alone, and neither. */
+	auth_split_login(cf, "joe/lite", acct, sizeof(acct), folder,
+	    sizeof(folder), opt, sizeof(opt), &has);
+	assert_string_equal(acct, "joe");
+	assert_string_equal(folder, "");
+	assert_string_equal(opt, "lite");
+	auth_split_login(cf, "joe+spam", acct, sizeof(acct), folder,
+	    sizeof(folder), opt, sizeof(opt), &has);
+	assert_string_equal(acct, "joe");
+	assert_string_equal(folder, "spam");
+	assert_false(has);
+	auth_split_login(cf, "joe@example.org", acct, sizeof(acct), folder,
+	    sizeof(folder), opt, sizeof(opt), &has);
+	assert_string_equal(acct, "joe@example.org");
+	assert_string_equal(folder, "");
+	assert_false(has);
+	/* An empty option still counts as given. */
+	auth_split_login(cf, "joe/", acct, sizeof(acct), folder,
+	    sizeof(folder), opt, sizeof(opt), &has);
+	assert_string_equal(acct, "joe");
+	assert_true(has);
+	assert_string_equal(opt, "");
+	config_free(cf);
+}
+
+/* Without folder/useropt the login is the account, unchanged. */
+static void
+test_split_plain(void **state)
+{
+	struct config	*cf;
+	char		 acct[64], folder[64], opt[64];
+	int		 has;
+
+	(void)state;
+	cf = load("");
+	assert_int_equal(auth_split_login(cf, "joe+work/lite", acct,
+	    sizeof(acct), folder, sizeof(folder), opt, sizeof(opt), &has), 0);
+	assert_string_equal(acct, "joe+work/lite");
+	assert_string_equal(folder, "");
+	assert_false(has);
+	/* Too long for the buffer: an error, not a truncated account. */
+	assert_int_equal(auth_split_login(cf, "0123456789", acct, 5, folder,
+	    sizeof(folder), opt, sizeof(opt), &has), -1);
+	config_free(cf);
+}
+
+/* A folder group larger than its buffer is refused. */
+static void
+test_split_folder_too_long(void **state)
+{
+	struct config	*cf;
+	char		 acct[64], folder[4], opt[64];
+	int		 has;
+
+	(void)state;
+	cf = load("folder \\+(.*)\n");
+	assert_int_equal(auth_split_login(cf, "joe+abcdef", acct,
+	    sizeof(acct), folder, sizeof(folder), opt, sizeof(opt), &has), -1);
+	config_free(cf);
+}
+
+/* A job for account with secret (or APOP digest when ts is set). */
+static struct auth_job *
+job(struct userdb *db, int hashed, const char *account, const char *secret)
+{
+	struct auth_job	*aj;
+
+	assert_non_null(aj = calloc(1, sizeof(*aj)));
+	aj->aj_userdb = db;
+	aj->aj_hashed = hashed;
+	snprintf(aj->aj_login, sizeof(aj->aj_login), "%s", account);
+	snprintf(aj->aj_account, sizeof(aj->aj_account), "%s", account);
+	snprintf(aj->aj_secret, sizeof(aj->aj_secret), "%s", secret);
+	aj->aj_secretlen = strlen(secret);
+	return aj;
+}
+
+/* auth_run against a hashed passwd file: ok, wrong, unknown, uid 0. */
+static void
+test_run_file(void **state)
+{
+	struct crypt_data	 cd;
+	struct config		*cf;
+	struct userdb		*db;
+	struct auth_job		*aj;
+	char			 text[1024], err[128], conf[PATH_MAX + 64];
+	const char		*hash;
+
+	(void)state;
+	memset(&cd, 0, sizeof(cd));
+	hash = crypt_r("secret", "$6$saltsalt$", &cd);
+	assert_non_null(hash);
+	snprintf(text, sizeof(text),
+	    "joe:%s:1000:1000:Joe:/home/joe:/bin/sh\n"
+	    "root2:%s:0:0:Root:/root:/bin/sh\n", hash, hash);
+	write_tmp("passwd", text);
+	snprintf(conf, sizeof(conf), "userdb file %s/passwd\n", tmpdir);
+	cf = load(conf);
+	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+
+	aj = job(db, 1, "joe", "secret");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_OK);
+	assert_int_equal(aj->aj_uid, 1000);
+	assert_int_equal(aj->aj_gid, 1000);
+	assert_true(aj->aj_ngroups >= 1);
+	assert_int_equal(aj->aj_groups[0], 1000);
+	assert_string_equal(aj->aj_home, "/home/joe");
+	assert_string_equal(aj->aj_shell, "/bin/sh");
+	/* The secret does not outlive the check. */
+	assert_int_equal(aj->aj_secretlen, 0);
+	assert_int_equal(aj->aj_secret[0], '\0');
+	auth_job_free(aj);
+
+	aj = job(db, 1, "joe", "wrong");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_FAIL);
+	assert_string_equal(aj->aj_reason, "wrong password");
+	auth_job_free(aj);
+
+	aj = job(db, 1, "nobody-here", "secret");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_FAIL);
+	assert_string_equal(aj->aj_reason, "unknown user");
+	auth_job_free(aj);
+
+	aj = job(db, 1, "root2", "secret");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_FAIL);
+	assert_string_equal(aj->aj_reason, "uid 0 refused");
+	auth_job_free(aj);
+
+	/* The file goes away: a temporary failure, never [AUTH]. */
+	unlink(write_tmp("passwd", ""));
+	aj = job(db, 1, "joe", "secret");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_TEMPFAIL);
+	auth_job_free(aj);
+
+	userdb_close(db);
+	config_free(cf);
+}
+
+/* APOP against a plaintext file, with the RFC 1939 example secret. */
+static void
+test_run_apop(void **state)
+{
+	static const char ts[] = "<1896.697170952@dbc.mtview.ca.us>";
+	struct config	*cf;
+	struct userdb	*db;
+	struct auth_job	*aj;
+	char		 err[128], conf[PATH_MAX + 64];
+
+	(void)state;
+	write_tmp("plain", "mrose:tanstaaf:1000:1000::/home/mrose:/bin/sh\n");
+	snprintf(conf, sizeof(conf), "crypt 0\napop 1\nuserdb file %s/plain\n",
+	    tmpdir);
+	cf = load(conf);
+	assert_true(cf->cf_apop_on);
+	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+
+	aj = job(db, 0, "mrose", "");
+	aj->aj_apop = 1;
+	snprintf(aj->aj_timestamp, sizeof(aj->aj_timestamp), "%s", ts);
+	snprintf(aj->aj_digest, sizeof(aj->aj_digest), "%s",
+	    "c4c9334bac560ecc979e58001b3e22fb");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_OK);
+	auth_job_free(aj);
+
+	aj = job(db, 0, "mrose", "");
+	aj->aj_apop = 1;
+	snprintf(aj->aj_timestamp, sizeof(aj->aj_timestamp), "%s", ts);
+	snprintf(aj->aj_digest, sizeof(aj->aj_digest), "%s",
+	    "c4c9334bac560ecc979e58001b3e22fc");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_FAIL);
+	auth_job_free(aj);
+
+	/* Plaintext PASS works on the same database. */
+	aj = job(db, 0, "mrose", "tanstaaf");
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_OK);
+	auth_job_free(aj);
+
+	userdb_close(db);
+	config_free(cf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_spec_example),
+		cmocka_unit_test(test_split_plain),
+		cmocka_unit_test(test_split_folder_too_long),
+		cmocka_unit_test(test_run_file),
+		cmocka_unit_test(test_run_apop),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

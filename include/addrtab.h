@@ -3,6 +3,7 @@
 #define ADDRTAB_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 /*
@@ -20,6 +21,16 @@ struct addrtab;
 int		 addrkey_from_sockaddr(struct addrkey *, const struct sockaddr *);
 /* Numeric text of the key ("192.0.2.1", "2001:db8::1"). */
 const char	*addrkey_ntop(const struct addrkey *, char *buf, size_t bufsz);
+
+/* 128 random bits for addrkey_hash (getrandom, or clocks without it). */
+void		 addrkey_seed(uint64_t seed[2]);
+/* SipHash-1-3 of the key under seed: flooding-resistant bucket choice. */
+uint64_t	 addrkey_hash(const struct addrkey *, const uint64_t seed[2]);
+/* Do two keys name the same host? */
+int		 addrkey_eq(const struct addrkey *, const struct addrkey *);
+/* The socket address of a key, port 0; returns its length. */
+socklen_t	 addrkey_to_sockaddr(const struct addrkey *,
+		    struct sockaddr_storage *);
 
 /* A hash table that grows and shrinks with the number of addresses. */
 struct addrtab	*addrtab_new(void);

@@ -9,6 +9,7 @@ struct event_base;
 struct config;
 struct userdb;
 struct addrtab;
+struct penalty;
 
 /* Counters logged on SIGUSR1. */
 struct popserv_stats {
@@ -27,6 +28,7 @@ struct popserv {
 	struct config		*ps_conf;	/* in force */
 	struct userdb		*ps_userdb;
 	struct addrtab		*ps_addrs;	/* sessions + running popits */
+	struct penalty		*ps_penalty;	/* recent failures, failpenalty */
 	const struct timeval	*ps_idle_tv;	/* timelimit, common timeout */
 	unsigned int		 ps_nsessions;	/* AUTHORIZATION sessions */
 	unsigned int		 ps_nchildren;	/* running popits */

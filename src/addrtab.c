@@ -44,7 +44,6 @@ struct addrtab {
 	uint64_t	 at_seed[2];
 };
 
-static void	 addrtab_seed(uint64_t[2]);
 static size_t	 addrkey_len(unsigned char);
 static void	 addrkey_norm(struct addrkey *, const struct addrkey *);
 static uint64_t	 addrtab_siphash(const uint64_t[2], const unsigned char *,
@@ -125,8 +124,8 @@ addrkey_ntop(const struct addrkey *key, char *buf, size_t bufsz)
  * fall back to clocks and addresses: the table still works, it is only
  * easier to flood.
  */
-static void
-addrtab_seed(uint64_t seed[2])
+void
+addrkey_seed(uint64_t seed[2])
 {
 	struct timespec	 ts;
 	ssize_t		 n;
@@ -187,17 +186,49 @@ addrtab_siphash(const uint64_t k[2], const unsigned char *m, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* The slot where a normalised key's probe sequence starts. */
-static size_t
-addrtab_home(const struct addrtab *at, const struct addrkey *key)
+/* Keyed hash of a key: family and the octets that count for it. */
+uint64_t
+addrkey_hash(const struct addrkey *key, const uint64_t seed[2])
 {
 	unsigned char	 m[1 + sizeof(key->ak_addr)];
 	size_t		 len = addrkey_len(key->ak_family);
 
 	m[0] = key->ak_family;
 	memcpy(m + 1, key->ak_addr, len);
-	return (size_t)addrtab_siphash(at->at_seed, m, 1 + len) &
-	    (at->at_cap - 1);
+	return addrtab_siphash(seed, m, 1 + len);
+}
+
+/* Do two keys name the same host? */
+int
+addrkey_eq(const struct addrkey *a, const struct addrkey *b)
+{
+	return a->ak_family == b->ak_family &&
+	    memcmp(a->ak_addr, b->ak_addr, addrkey_len(a->ak_family)) == 0;
+}
+
+/* The socket address of a key (port 0), for CIDR checks. */
+socklen_t
+addrkey_to_sockaddr(const struct addrkey *key, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (key->ak_family == AF_INET) {
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, key->ak_addr, 4);
+		return sizeof(*sin);
+	}
+	sin6->sin6_family = AF_INET6;
+	memcpy(&sin6->sin6_addr, key->ak_addr, 16);
+	return sizeof(*sin6);
+}
+
+/* The slot where a normalised key's probe sequence starts. */
+static size_t
+addrtab_home(const struct addrtab *at, const struct addrkey *key)
+{
+	return (size_t)addrkey_hash(key, at->at_seed) & (at->at_cap - 1);
 }
 
 /*
@@ -273,7 +304,7 @@ addrtab_new(void)
 		return NULL;
 	}
 	at->at_cap = ADDRTAB_MINCAP;
-	addrtab_seed(at->at_seed);
+	addrkey_seed(at->at_seed);
 	return at;
 }
 

@@ -24,6 +24,7 @@
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
+#include "penalty.h"
 #include "popserv.h"
 #include "session.h"
 #include "userdb.h"
@@ -290,8 +291,9 @@ main(int argc, char *argv[])
 		env->ps_idle_tv = event_base_init_common_timeout(env->ps_base,
 		    &tv);
 	}
-	if ((env->ps_addrs = addrtab_new()) == NULL)
-		fatal("addrtab");
+	if ((env->ps_addrs = addrtab_new()) == NULL ||
+	    (env->ps_penalty = penalty_new(PENALTY_ENTRIES)) == NULL)
+		fatal("address tables");
 	if ((env->ps_userdb = userdb_open(cf, err, sizeof(err))) == NULL) {
 		log_warnx("userdb: %s", err);
 		fprintf(stderr, "popserv: userdb: %s\n", err);
@@ -331,6 +333,7 @@ main(int argc, char *argv[])
 		event_free(sigev[i]);
 	userdb_close(env->ps_userdb);
 	addrtab_free(env->ps_addrs);
+	penalty_free(env->ps_penalty);
 	config_free(cf);
 	log_info("popserv exiting");
 	return 0;

@@ -29,6 +29,7 @@
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
+#include "penalty.h"
 #include "pop3.h"
 #include "popserv.h"
 #include "reply.h"
@@ -581,21 +582,32 @@ static void
 session_fail(struct session *s, const char *reason)
 {
 	const struct config	*cf = env->ps_conf;
+	struct sockaddr_storage	 ss;
+	struct timespec		 now;
 	char			 ip[64], user[128];
 	const char		*u = s->s_user;
+	int			 delay = cf->cf_faildelay;
 
 	env->ps_stats.st_logins_failed++;
 	if (s->s_fails < 255)
 		s->s_fails++;
+	/* Recent failures from this address lengthen the delay. */
+	if (cf->cf_failpenalty) {
+		addrkey_to_sockaddr(&s->s_peer, &ss);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!config_is_trusted(cf, (struct sockaddr *)&ss))
+			delay = penalty_fail(env->ps_penalty, &s->s_peer,
+			    now.tv_sec, cf->cf_faildelay);
+	}
 	log_info("session=%llx ip=%s user=\"%s\" result=failed reason=\"%s\" "
-	    "attempt=%u", s->s_id, session_ip(s, ip, sizeof(ip)),
+	    "attempt=%u delay=%d", s->s_id, session_ip(s, ip, sizeof(ip)),
 	    u ? log_escape(user, sizeof(user), u, strlen(u)) : "",
-	    reason, s->s_fails);
+	    reason, s->s_fails, delay);
 	free(s->s_user);
 	s->s_user = NULL;
 	session_enter_state(s, S_DELAY);
-	if (cf->cf_faildelay > 0)
-		session_want_timer(s, cf->cf_faildelay);
+	if (delay > 0)
+		session_want_timer(s, delay);
 	else
 		session_delay_done(-1, EV_TIMEOUT, s);
 }

@@ -33,6 +33,13 @@ struct userdb;
  * lookup time, so it can appear later).
  */
 struct userdb	*userdb_open(const struct config *, char *err, size_t errsz);
+/*
+ * Reference counting, on the loop thread only: userdb_open() returns one
+ * reference, every queued lookup takes another, so a database replaced
+ * on SIGHUP is closed only after the last lookup that uses it.
+ * userdb_close() drops one and closes the database with the last.
+ */
+struct userdb	*userdb_ref(struct userdb *);
 void		 userdb_close(struct userdb *);
 
 /*

@@ -28,5 +28,11 @@ size_t	workers_pending(void);
  * join the threads (before fork for the TERM drain, and at exit).
  */
 void	workers_stop(void);
+/*
+ * Let running items finish and join the threads, but keep the queue and
+ * the undelivered results: the process is then single-threaded and can
+ * fork. workers_start() (in the child) carries on with what is left.
+ */
+void	workers_pause(void);
 
 #endif

@@ -34,6 +34,7 @@
 #include "popserv.h"
 #include "reply.h"
 #include "session.h"
+#include "userdb.h"
 
 enum session_state {
 	S_USER,			/* waiting for USER or APOP */
@@ -523,7 +524,10 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 		session_fail(s, "invalid folder name");
 		return;
 	}
+	/* The job keeps its userdb open across a reload (SIGHUP). */
+	userdb_ref(aj->aj_userdb);
 	if (workers_submit(&aj->aj_work) == -1) {
+		userdb_close(aj->aj_userdb);
 		auth_job_free(aj);
 		env->ps_stats.st_tempfails++;
 		log_warnx("session=%llx worker queue full", s->s_id);
@@ -545,6 +549,8 @@ session_auth_done(struct work *w)
 	struct session	*s = aj->aj_session;
 	char		 ip[64], user[128];
 
+	userdb_close(aj->aj_userdb);	/* the reference session_auth took */
+	aj->aj_userdb = NULL;
 	if (s == NULL) {		/* the client left meanwhile */
 		auth_job_free(aj);
 		return;

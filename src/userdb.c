@@ -46,6 +46,7 @@ struct userdb_ops {
 struct userdb {
 	const struct userdb_ops	*ud_ops;
 	void			*ud_priv;	/* the backend's state */
+	unsigned int		 ud_refs;	/* loop thread only */
 };
 
 /* One record of a userdb file; the strings point into ut_buf. */
@@ -215,6 +216,7 @@ userdb_open(const struct config *cf, char *err, size_t errsz)
 		return NULL;
 	}
 	db->ud_ops = ops;
+	db->ud_refs = 1;
 	if (ops->uo_open(db, cf, err, errsz) == -1) {
 		free(db);
 		return NULL;
@@ -222,11 +224,22 @@ userdb_open(const struct config *cf, char *err, size_t errsz)
 	return db;
 }
 
-/* Close a database; NULL is fine. No lookup may be running. */
+/* One more holder of db (a queued lookup, or the process after reload). */
+struct userdb *
+userdb_ref(struct userdb *db)
+{
+	db->ud_refs++;
+	return db;
+}
+
+/*
+ * Drop a reference; the last one closes the database. NULL is fine. No
+ * lookup may be running on a database whose last reference goes.
+ */
 void
 userdb_close(struct userdb *db)
 {
-	if (db == NULL)
+	if (db == NULL || --db->ud_refs > 0)
 		return;
 	if (db->ud_ops->uo_close != NULL)
 		db->ud_ops->uo_close(db);

@@ -27,13 +27,16 @@ static struct {
 	size_t		 nrunning;
 	size_t		 ndone;
 	size_t		 queuemax;
-	int		 stopping;
+	int		 stopping;	/* finish the queue, then exit */
+	int		 pausing;	/* finish the running item, then exit */
 	pthread_t	*threads;
 	int		 nthreads;
 	struct event	*done_ev;
 } wk = {
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
+	.queue = TAILQ_HEAD_INITIALIZER(wk.queue),
+	.done = TAILQ_HEAD_INITIALIZER(wk.done),
 };
 
 static void	*worker_main(void *);
@@ -48,10 +51,10 @@ worker_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&wk.mtx);
 	for (;;) {
-		while (TAILQ_EMPTY(&wk.queue) && !wk.stopping)
+		while (TAILQ_EMPTY(&wk.queue) && !wk.stopping && !wk.pausing)
 			pthread_cond_wait(&wk.cond, &wk.mtx);
-		if (TAILQ_EMPTY(&wk.queue))
-			break;		/* stopping, and nothing left */
+		if (TAILQ_EMPTY(&wk.queue) || wk.pausing)
+			break;		/* stopping with nothing left, or pausing */
 		w = TAILQ_FIRST(&wk.queue);
 		TAILQ_REMOVE(&wk.queue, w, w_entry);
 		wk.nqueued--;
@@ -99,10 +102,10 @@ workers_start(struct event_base *base, int n, size_t queuemax)
 	sigset_t	 all, old;
 	int		 i, error;
 
-	TAILQ_INIT(&wk.queue);
-	TAILQ_INIT(&wk.done);
+	/* The queues survive a restart after workers_pause() (and fork). */
 	wk.queuemax = queuemax;
 	wk.stopping = 0;
+	wk.pausing = 0;
 	if (wk.done_ev == NULL &&
 	    (wk.done_ev = event_new(base, -1, 0, worker_deliver, NULL)) == NULL)
 		return -1;
@@ -122,7 +125,14 @@ workers_start(struct event_base *base, int n, size_t queuemax)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	wk.nthreads = i;
-	return i > 0 ? 0 : -1;
+	if (i == 0)
+		return -1;
+	/* Results finished before a pause still wait for the loop. */
+	pthread_mutex_lock(&wk.mtx);
+	if (wk.ndone > 0)
+		event_active(wk.done_ev, EV_READ, 0);
+	pthread_mutex_unlock(&wk.mtx);
+	return 0;
 }
 
 /* Queue w for a worker; -1 when the queue is full. */
@@ -169,4 +179,25 @@ workers_stop(void)
 	wk.threads = NULL;
 	wk.nthreads = 0;
 	worker_deliver(-1, 0, NULL);
+}
+
+/*
+ * Let the running items finish and join the threads, leaving queued
+ * items queued and finished ones undelivered: after this the process has
+ * one thread and may fork (the TERM drain); workers_start() resumes.
+ */
+void
+workers_pause(void)
+{
+	int	 i;
+
+	pthread_mutex_lock(&wk.mtx);
+	wk.pausing = 1;
+	pthread_cond_broadcast(&wk.cond);
+	pthread_mutex_unlock(&wk.mtx);
+	for (i = 0; i < wk.nthreads; i++)
+		pthread_join(wk.threads[i], NULL);
+	free(wk.threads);
+	wk.threads = NULL;
+	wk.nthreads = 0;
 }

@@ -87,7 +87,7 @@ static void	 session_finish(struct session *, enum reply, const char *);
 static void	 session_auth(struct session *, const char *, size_t,
 		    const char *, size_t, const char *);
 static void	 session_auth_done(struct work *);
-static void	 session_fail(struct session *, const char *);
+static void	 session_fail(struct session *, const char *, const char *);
 static void	 session_login(struct session *, struct auth_job *);
 static const char *session_ip(const struct session *, char *, size_t);
 static const char *session_strstate(enum session_state);
@@ -513,15 +513,15 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 	    sizeof(aj->aj_account), aj->aj_folder, sizeof(aj->aj_folder),
 	    aj->aj_option, sizeof(aj->aj_option), &aj->aj_has_option) == -1 ||
 	    aj->aj_account[0] == '\0') {
+		session_fail(s, aj->aj_login, "malformed login name");
 		auth_job_free(aj);
-		session_fail(s, "malformed login name");
 		return;
 	}
 	if (strchr(aj->aj_folder, '/') != NULL ||
 	    strcmp(aj->aj_folder, ".") == 0 ||
 	    strcmp(aj->aj_folder, "..") == 0) {
+		session_fail(s, aj->aj_login, "invalid folder name");
 		auth_job_free(aj);
-		session_fail(s, "invalid folder name");
 		return;
 	}
 	/* The job keeps its userdb open across a reload (SIGHUP). */
@@ -561,7 +561,7 @@ session_auth_done(struct work *w)
 		session_login(s, aj);
 		break;
 	case AUTH_FAIL:
-		session_fail(s, aj->aj_reason);
+		session_fail(s, aj->aj_login, aj->aj_reason);
 		break;
 	case AUTH_TEMPFAIL:
 		env->ps_stats.st_tempfails++;
@@ -581,17 +581,16 @@ session_auth_done(struct work *w)
 }
 
 /*
- * A failed login: log it now, so fail2ban-style tools see every attempt,
- * and answer after faildelay.
+ * A failed login of the typed name login (from USER or APOP): log it now,
+ * so fail2ban-style tools see every attempt, and answer after faildelay.
  */
 static void
-session_fail(struct session *s, const char *reason)
+session_fail(struct session *s, const char *login, const char *reason)
 {
 	const struct config	*cf = env->ps_conf;
 	struct sockaddr_storage	 ss;
 	struct timespec		 now;
 	char			 ip[64], user[128];
-	const char		*u = s->s_user;
 	int			 delay = cf->cf_faildelay;
 
 	env->ps_stats.st_logins_failed++;
@@ -607,7 +606,7 @@ session_fail(struct session *s, const char *reason)
 	}
 	log_info("session=%llx ip=%s user=\"%s\" result=failed reason=\"%s\" "
 	    "attempt=%u delay=%d", s->s_id, session_ip(s, ip, sizeof(ip)),
-	    u ? log_escape(user, sizeof(user), u, strlen(u)) : "",
+	    log_escape(user, sizeof(user), login, strlen(login)),
 	    reason, s->s_fails, delay);
 	free(s->s_user);
 	s->s_user = NULL;

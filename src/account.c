@@ -1,0 +1,84 @@
+/*
+ * Accounting on each successful login (SPEC §6): the one entry point the
+ * session calls, dispatching to WHOSON, logudp and loginfo. Each channel
+ * is optional and none of them can delay or fail a login.
+ */
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "account.h"
+#include "addrtab.h"
+#include "config.h"
+#include "log.h"
+#include "loginfo.h"
+#include "logudp.h"
+#include "whoson.h"
+
+/* Open what the configuration asks for; a channel that fails stays off. */
+void
+account_init(struct event_base *base, const struct config *cf)
+{
+	if (whoson_open(base, cf) == -1)
+		log_warnx("whoson: notices are off");
+	if (logudp_open(cf) == -1)
+		log_warnx("logudp: notices are off");
+	if (loginfo_start(cf) == -1)
+		log_warnx("loginfo: logging is off");
+}
+
+/* One successful login: tell every channel, none of them waits. */
+void
+account_login(const struct config *cf, const char *account,
+    const char *login, const struct addrkey *peer)
+{
+	char	 ip[64], esc[128], esclogin[128];
+
+	addrkey_ntop(peer, ip, sizeof(ip));
+	log_debug("account: user=\"%s\" login=\"%s\" ip=%s",
+	    log_escape(esc, sizeof(esc), account, strlen(account)),
+	    log_escape(esclogin, sizeof(esclogin), login, strlen(login)), ip);
+	whoson_login(cf, account, ip);
+	logudp_login(cf, account, ip);
+	loginfo_login(account, ip, (long long)time(NULL));
+}
+
+/* Every counter, from every channel. */
+void
+account_stats(struct account_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	whoson_stats(&st->as_whoson_sent, &st->as_whoson_negative);
+	logudp_stats(&st->as_logudp_sent);
+	loginfo_stats(&st->as_loginfo_queued, &st->as_loginfo_sent,
+	    &st->as_loginfo_dropped, &st->as_loginfo_failed);
+}
+
+/* SIGUSR1: one line of accounting counters. */
+void
+account_log_stats(void)
+{
+	struct account_stats	 st;
+
+	account_stats(&st);
+	log_info("stats accounting whoson_sent=%llu whoson_negative=%llu "
+	    "logudp_sent=%llu loginfo_queued=%llu loginfo_sent=%llu "
+	    "loginfo_dropped=%llu loginfo_failed=%llu",
+	    (unsigned long long)st.as_whoson_sent,
+	    (unsigned long long)st.as_whoson_negative,
+	    (unsigned long long)st.as_logudp_sent,
+	    (unsigned long long)st.as_loginfo_queued,
+	    (unsigned long long)st.as_loginfo_sent,
+	    (unsigned long long)st.as_loginfo_dropped,
+	    (unsigned long long)st.as_loginfo_failed);
+}
+
+/* Close the sockets and stop the loginfo thread. */
+void
+account_shutdown(void)
+{
+	whoson_close();
+	logudp_close();
+	loginfo_stop();
+}

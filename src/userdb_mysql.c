@@ -1,0 +1,409 @@
+/*
+ * userdb mysql: one row per user from userdb.query, on the worker
+ * threads. Each thread keeps a connection of its own (a pthread key),
+ * made at its first lookup and remade after a failure; a server that
+ * cannot be reached is a temporary failure, never "no such user".
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <mysql.h>
+
+#include "config.h"
+#include "dbmysql.h"
+#include "log.h"
+#include "userdb.h"
+#include "userdb_mysql.h"
+
+#define UDM_NCOLUMNS	5	/* password, uid, gid, home, shell */
+#define UDM_RETRY_SECS	1	/* after a failed connect, fail fast */
+
+/* One thread's connection. */
+struct udm_conn {
+	TAILQ_ENTRY(udm_conn)	 uc_entry;
+	MYSQL			*uc_mysql;	/* NULL: not connected */
+	time_t			 uc_retry;	/* no connect before this */
+};
+
+struct userdb_mysql {
+	struct cfg_mysql	 um_my;
+	pthread_key_t		 um_key;
+	pthread_mutex_t		 um_lock;	/* guards um_conns */
+	TAILQ_HEAD(, udm_conn)	 um_conns;
+};
+
+static void	 udm_seterr(char *, size_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static struct udm_conn *udm_conn_get(struct userdb_mysql *);
+static void	 udm_conn_drop(struct udm_conn *);
+static int	 udm_connect(struct userdb_mysql *, struct udm_conn *, char *,
+		    size_t);
+static enum userdb_status udm_query(struct userdb_mysql *, MYSQL *,
+		    const char *, struct userdb_entry *, int *, char *,
+		    size_t);
+static enum userdb_status udm_row(MYSQL_RES *, const char *,
+		    struct userdb_entry *, char *, size_t);
+static int	 udm_id(const char *, unsigned long, uintmax_t, uintmax_t *);
+static void	 udm_settings_free(struct cfg_mysql *);
+static void	 udm_thread_end(void *);
+
+/* snprintf into an optional error buffer. */
+static void
+udm_seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* Free copied settings, wiping the password. */
+static void
+udm_settings_free(struct cfg_mysql *my)
+{
+	free(my->my_host);
+	free(my->my_user);
+	if (my->my_password != NULL)
+		explicit_bzero(my->my_password, strlen(my->my_password));
+	free(my->my_password);
+	free(my->my_database);
+	free(my->my_query);
+	memset(my, 0, sizeof(*my));
+}
+
+/* A worker that used the library exits: release its library state. */
+static void
+udm_thread_end(void *arg)
+{
+	(void)arg;
+	mysql_thread_end();
+}
+
+/* Copy the settings; connections come later, one per thread. */
+struct userdb_mysql *
+userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
+{
+	const struct cfg_mysql	*my = &cf->cf_userdb_mysql;
+	struct userdb_mysql	*um;
+	struct dbm_target	 t;
+	char			 why[256];
+	int			 error;
+
+	if (my->my_query == NULL || my->my_query[0] == '\0') {
+		udm_seterr(err, errsz, "userdb mysql: no userdb.query");
+		return NULL;
+	}
+	if (dbm_parse_host(my->my_host, &t, why, sizeof(why)) == -1) {
+		udm_seterr(err, errsz, "userdb mysql: userdb.host: %s", why);
+		return NULL;
+	}
+	if ((um = calloc(1, sizeof(*um))) == NULL) {
+		udm_seterr(err, errsz, "userdb mysql: %s", strerror(errno));
+		return NULL;
+	}
+#define UDM_DUP(f)	(my->f == NULL || (um->um_my.f = strdup(my->f)) != NULL)
+	if (!UDM_DUP(my_host) || !UDM_DUP(my_user) || !UDM_DUP(my_password) ||
+	    !UDM_DUP(my_database) || !UDM_DUP(my_query)) {
+		udm_settings_free(&um->um_my);
+		free(um);
+		udm_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
+		return NULL;
+	}
+#undef UDM_DUP
+	if ((error = pthread_key_create(&um->um_key, udm_thread_end)) != 0) {
+		udm_settings_free(&um->um_my);
+		free(um);
+		udm_seterr(err, errsz, "userdb mysql: %s", strerror(error));
+		return NULL;
+	}
+	pthread_mutex_init(&um->um_lock, NULL);
+	TAILQ_INIT(&um->um_conns);
+	/* Here, on the main thread, before any worker uses the library. */
+	dbm_library_init();
+	return um;
+}
+
+/* This thread's connection slot, made at its first lookup. */
+static struct udm_conn *
+udm_conn_get(struct userdb_mysql *um)
+{
+	struct udm_conn	*uc;
+
+	if ((uc = pthread_getspecific(um->um_key)) != NULL)
+		return uc;
+	if ((uc = calloc(1, sizeof(*uc))) == NULL)
+		return NULL;
+	if (pthread_setspecific(um->um_key, uc) != 0) {
+		free(uc);
+		return NULL;
+	}
+	mysql_thread_init();
+	pthread_mutex_lock(&um->um_lock);
+	TAILQ_INSERT_TAIL(&um->um_conns, uc, uc_entry);
+	pthread_mutex_unlock(&um->um_lock);
+	return uc;
+}
+
+/* Forget a broken connection; the next lookup makes a new one. */
+static void
+udm_conn_drop(struct udm_conn *uc)
+{
+	if (uc->uc_mysql != NULL)
+		mysql_close(uc->uc_mysql);
+	uc->uc_mysql = NULL;
+}
+
+/*
+ * Connect this thread's slot. After a failure the next try waits
+ * UDM_RETRY_SECS, so a dead server costs each login one quick answer
+ * rather than a connect timeout.
+ */
+static int
+udm_connect(struct userdb_mysql *um, struct udm_conn *uc, char *err,
+    size_t errsz)
+{
+	char	 why[512];
+	time_t	 now = time(NULL);
+
+	if (uc->uc_mysql != NULL)
+		return 0;
+	if (now < uc->uc_retry) {
+		udm_seterr(err, errsz, "userdb mysql: server unreachable, "
+		    "not retried yet");
+		return -1;
+	}
+	if ((uc->uc_mysql = dbm_connect(&um->um_my, why, sizeof(why))) ==
+	    NULL) {
+		uc->uc_retry = now + UDM_RETRY_SECS;
+		udm_seterr(err, errsz, "userdb mysql: %s", why);
+		return -1;
+	}
+	uc->uc_retry = 0;
+	return 0;
+}
+
+/* A uid or gid column: decimal digits only, below max. */
+static int
+udm_id(const char *s, unsigned long len, uintmax_t max, uintmax_t *out)
+{
+	uintmax_t	 v = 0;
+	unsigned long	 i;
+
+	if (len == 0)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		if (v > (max - (uintmax_t)(s[i] - '0')) / 10)
+			return -1;
+		v = v * 10 + (uintmax_t)(s[i] - '0');
+	}
+	if (v >= max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Copy the first row of res into e; a row that cannot be used TEMPFAILs. */
+static enum userdb_status
+udm_row(MYSQL_RES *res, const char *name, struct userdb_entry *e, char *err,
+    size_t errsz)
+{
+	static const char *const cols[UDM_NCOLUMNS] = {
+		"password", "uid", "gid", "home", "shell"
+	};
+	MYSQL_ROW	 row;
+	unsigned long	*lens;
+	uintmax_t	 uid, gid;
+	unsigned int	 i;
+
+	if (mysql_num_fields(res) < UDM_NCOLUMNS) {
+		udm_seterr(err, errsz, "userdb mysql: the query gives %u "
+		    "columns, %d expected (password, uid, gid, home, shell)",
+		    mysql_num_fields(res), UDM_NCOLUMNS);
+		return USERDB_TEMPFAIL;
+	}
+	if ((row = mysql_fetch_row(res)) == NULL)
+		return USERDB_NOTFOUND;
+	lens = mysql_fetch_lengths(res);
+	for (i = 0; i < UDM_NCOLUMNS; i++) {
+		if (row[i] == NULL) {
+			udm_seterr(err, errsz, "userdb mysql: %s is NULL",
+			    cols[i]);
+			return USERDB_TEMPFAIL;
+		}
+		if (memchr(row[i], '\0', lens[i]) != NULL) {
+			udm_seterr(err, errsz, "userdb mysql: NUL byte in %s",
+			    cols[i]);
+			return USERDB_TEMPFAIL;
+		}
+	}
+	if (udm_id(row[1], lens[1], (uid_t)-1, &uid) == -1) {
+		udm_seterr(err, errsz, "userdb mysql: uid is not a number "
+		    "in range");
+		return USERDB_TEMPFAIL;
+	}
+	if (udm_id(row[2], lens[2], (gid_t)-1, &gid) == -1) {
+		udm_seterr(err, errsz, "userdb mysql: gid is not a number "
+		    "in range");
+		return USERDB_TEMPFAIL;
+	}
+	if (row[3][0] != '/') {
+		udm_seterr(err, errsz, "userdb mysql: home is not an "
+		    "absolute path");
+		return USERDB_TEMPFAIL;
+	}
+	memset(e, 0, sizeof(*e));
+	e->ue_uid = (uid_t)uid;
+	e->ue_gid = (gid_t)gid;
+	if ((e->ue_name = strdup(name)) == NULL ||
+	    (e->ue_password = strdup(row[0])) == NULL ||
+	    (e->ue_home = strdup(row[3])) == NULL ||
+	    (e->ue_shell = strdup(row[4])) == NULL) {
+		userdb_entry_clear(e);
+		udm_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
+		return USERDB_TEMPFAIL;
+	}
+	return USERDB_FOUND;
+}
+
+/* Run the query for name on m; *lost says the connection is gone. */
+static enum userdb_status
+udm_query(struct userdb_mysql *um, MYSQL *m, const char *name,
+    struct userdb_entry *e, int *lost, char *err, size_t errsz)
+{
+	struct dbm_var		 var = { 'u', name };
+	enum userdb_status	 st;
+	MYSQL_RES		*res;
+	char			*q;
+	size_t			 len;
+
+	*lost = 0;
+	if ((q = dbm_expand(um->um_my.my_query, &var, 1, dbm_escape_mysql, m,
+	    &len)) == NULL) {
+		udm_seterr(err, errsz, "userdb mysql: cannot expand the "
+		    "query: %s", strerror(errno));
+		return USERDB_TEMPFAIL;
+	}
+	if (mysql_real_query(m, q, (unsigned long)len) != 0) {
+		free(q);
+		*lost = dbm_conn_lost(m);
+		udm_seterr(err, errsz, "userdb mysql: query: %s",
+		    mysql_error(m));
+		return USERDB_TEMPFAIL;
+	}
+	free(q);
+	if ((res = mysql_store_result(m)) == NULL) {
+		*lost = dbm_conn_lost(m);
+		udm_seterr(err, errsz, "userdb mysql: %s",
+		    mysql_field_count(m) == 0 ? "the query returns no rows" :
+		    mysql_error(m));
+		return USERDB_TEMPFAIL;
+	}
+	st = udm_row(res, name, e, err, errsz);
+	mysql_free_result(res);
+	/* A CALL leaves more results: read them so the link stays usable. */
+	while (mysql_more_results(m) && mysql_next_result(m) == 0)
+		if ((res = mysql_store_result(m)) != NULL)
+			mysql_free_result(res);
+	return st;
+}
+
+/*
+ * Look name up. A connection that turns out to be lost (the server
+ * restarted, a timeout) is remade and the query tried once more.
+ */
+enum userdb_status
+userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
+    struct userdb_entry *e, char *err, size_t errsz)
+{
+	struct udm_conn		*uc;
+	enum userdb_status	 st;
+	int			 lost, attempt;
+
+	if (name[0] == '\0')
+		return USERDB_NOTFOUND;
+	if ((uc = udm_conn_get(um)) == NULL) {
+		udm_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
+		return USERDB_TEMPFAIL;
+	}
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (udm_connect(um, uc, err, errsz) == -1)
+			return USERDB_TEMPFAIL;
+		st = udm_query(um, uc->uc_mysql, name, e, &lost, err, errsz);
+		if (!lost)
+			return st;
+		udm_conn_drop(uc);
+	}
+	return USERDB_TEMPFAIL;
+}
+
+/*
+ * Close every connection, the workers' included (they are joined, or
+ * idle: no lookup runs). The calling thread's library state goes too.
+ */
+void
+userdb_mysql_close(struct userdb_mysql *um)
+{
+	struct udm_conn	*uc;
+	int		 mine;
+
+	if (um == NULL)
+		return;
+	mine = pthread_getspecific(um->um_key) != NULL;
+	while ((uc = TAILQ_FIRST(&um->um_conns)) != NULL) {
+		TAILQ_REMOVE(&um->um_conns, uc, uc_entry);
+		udm_conn_drop(uc);
+		free(uc);
+	}
+	pthread_setspecific(um->um_key, NULL);
+	pthread_key_delete(um->um_key);
+	pthread_mutex_destroy(&um->um_lock);
+	udm_settings_free(&um->um_my);
+	free(um);
+	if (mine)
+		mysql_thread_end();
+	dbm_library_end();
+}
+
+/* popserv -t: the settings must parse; an unreachable server warns. */
+int
+userdb_mysql_check(const struct config *cf, struct config_msgs *msgs)
+{
+	const struct cfg_mysql	*my = &cf->cf_userdb_mysql;
+	struct dbm_target	 t;
+	MYSQL			*m;
+	char			 why[512], esc[600];
+
+	if (my->my_query == NULL || my->my_query[0] == '\0') {
+		config_msg_add(msgs, 1, cf->cf_path, 0, "userdb",
+		    "mysql: no userdb.query");
+		return 1;
+	}
+	if (dbm_parse_host(my->my_host, &t, why, sizeof(why)) == -1) {
+		config_msg_add(msgs, 1, cf->cf_path, 0, "userdb.host",
+		    "%s", why);
+		return 1;
+	}
+	dbm_library_init();
+	if ((m = dbm_connect(my, why, sizeof(why))) == NULL)
+		config_msg_add(msgs, 0, cf->cf_path, 0, "userdb",
+		    "mysql: %s (logins fail with [SYS/TEMP] meanwhile)",
+		    log_escape(esc, sizeof(esc), why, strlen(why)));
+	else
+		mysql_close(m);
+	mysql_thread_end();
+	dbm_library_end();
+	return 0;
+}

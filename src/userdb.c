@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "userdb.h"
+#include "userdb_mysql.h"
 
 #define USERDB_NFIELDS		7	/* fields in a passwd(5) line */
 #define USERDB_RACY_SECS	2	/* changed so close to a read: again */
@@ -146,7 +147,9 @@ static void	 udf_ident_set(struct udf_ident *, const struct stat *);
 
 static int	 udmysql_open(struct userdb *, const struct config *, char *,
 		    size_t);
-static int	 udmysql_check(const struct config *, struct config_msgs *);
+static enum userdb_status udmysql_lookup(struct userdb *, const char *,
+		    struct userdb_entry *, char *, size_t);
+static void	 udmysql_close(struct userdb *);
 
 static int	 passwd_phrase(char *, size_t, const char *, size_t);
 static int	 passwd_usable(const char *);
@@ -163,8 +166,8 @@ static const struct userdb_ops userdb_kinds[] = {
 	    NULL, NULL },
 	{ USERDB_FILE, "file", udfile_open, udfile_lookup, udfile_close,
 	    udfile_setting, udfile_check },
-	{ USERDB_MYSQL, "mysql", udmysql_open, NULL, NULL, NULL,
-	    udmysql_check },
+	{ USERDB_MYSQL, "mysql", udmysql_open, udmysql_lookup, udmysql_close,
+	    NULL, userdb_mysql_check },
 };
 
 /* Compared against for an unknown user with plaintext passwords. */
@@ -1056,24 +1059,28 @@ udfile_check(const struct config *cf, struct config_msgs *msgs)
 	return rp.rp_nerrors;
 }
 
-/* userdb mysql: a later change brings the backend. */
+/* userdb mysql: the backend lives in userdb_mysql.c. */
 static int
 udmysql_open(struct userdb *db, const struct config *cf, char *err,
     size_t errsz)
 {
-	(void)db;
-	(void)cf;
-	userdb_seterr(err, errsz, "userdb mysql: not built yet");
-	return -1;
+	db->ud_priv = userdb_mysql_open(cf, err, errsz);
+	return db->ud_priv != NULL ? 0 : -1;
 }
 
-/* popserv -t for userdb mysql: say it cannot work yet. */
-static int
-udmysql_check(const struct config *cf, struct config_msgs *msgs)
+/* Look name up with this worker's MySQL connection. */
+static enum userdb_status
+udmysql_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
+    char *err, size_t errsz)
 {
-	config_msg_add(msgs, 1, cf->cf_path, 0, "userdb",
-	    "mysql: not built yet");
-	return 1;
+	return userdb_mysql_lookup(db->ud_priv, name, e, err, errsz);
+}
+
+/* Close every worker's MySQL connection. */
+static void
+udmysql_close(struct userdb *db)
+{
+	userdb_mysql_close(db->ud_priv);
 }
 
 /*

@@ -458,7 +458,7 @@ test_file_missing_at_open(void **state)
 	free(path);
 }
 
-/* Opening: no path, mysql not built yet, system. */
+/* Opening: no path, mysql without a query, system. */
 static void
 test_open_kinds(void **state)
 {
@@ -476,7 +476,7 @@ test_open_kinds(void **state)
 
 	cf->cf_userdb = USERDB_MYSQL;
 	assert_null(userdb_open(cf, err, sizeof(err)));
-	assert_string_equal(err, "userdb mysql: not built yet");
+	assert_string_equal(err, "userdb mysql: no userdb.query");
 
 	cf->cf_userdb = USERDB_SYSTEM;
 	assert_non_null(db = userdb_open(cf, err, sizeof(err)));

@@ -18,6 +18,7 @@
 #include <event2/thread.h>
 #include <mysql.h>
 
+#include "account.h"
 #include "addrtab.h"
 #include "build_config.h"
 #include "config.h"
@@ -188,6 +189,7 @@ log_stats(void)
 	    (unsigned long long)st->st_timeouts,
 	    (unsigned long long)st->st_spawned,
 	    (unsigned long long)st->st_spawn_failed, workers_pending());
+	account_log_stats();
 }
 
 /* Signals, delivered on the loop. */
@@ -313,6 +315,7 @@ main(int argc, char *argv[])
 	if (workers_start(env->ps_base, cf->cf_workers,
 	    (size_t)cf->cf_workers * WORKER_QUEUE_PER_THREAD) == -1)
 		fatalx("cannot start worker threads");
+	account_init(env->ps_base, cf);
 
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
 		sigev[i] = evsignal_new(env->ps_base, sigs[i], on_signal, NULL);
@@ -332,6 +335,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
 	userdb_close(env->ps_userdb);
+	account_shutdown();
 	addrtab_free(env->ps_addrs);
 	penalty_free(env->ps_penalty);
 	config_free(cf);

@@ -22,6 +22,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "account.h"
 #include "addrtab.h"
 #include "apop.h"
 #include "auth.h"
@@ -662,6 +663,7 @@ session_login(struct session *s, struct auth_job *aj)
 	env->ps_stats.st_logins_ok++;
 	log_info("session=%llx ip=%s user=\"%s\" result=login folder=\"%s\"",
 	    s->s_id, ip, user, folder);
+	account_login(env->ps_conf, aj->aj_account, aj->aj_login, &s->s_peer);
 	s->s_handed_off = 1;
 	session_close(s, NULL);
 }

@@ -79,6 +79,7 @@ static int	 cfg_single(struct cfparse *, const char *);
 static int	 cfg_number(struct cfparse *, const char *, long long,
 		    long long, long long *);
 static int	 cfg_setstr(struct cfparse *, char **, const char *);
+static size_t	 regex_cost_seq(const char **, int);
 static int	 cfg_regex(struct cfparse *, regex_t *, int *, const char *,
 		    int, int);
 static int	 cfg_cidr(struct cfparse *, const char *, struct cfg_cidr *);
@@ -1079,6 +1080,12 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
 	char	 err[256];
 	int	 rc;
 
+	/* glibc's regcomp copies repeated subexpressions: bound that. */
+	if (config_regex_cost(v) > CONFIG_REGEX_MAXCOST) {
+		cfg_error(p, "regex \"%s\" is too complex (nested or large "
+		    "repetitions)", v);
+		return -1;
+	}
 	if ((rc = regcomp(&nre, v, flags)) != 0) {
 		regerror(rc, &nre, err, sizeof(err));
 		cfg_error(p, "bad regex \"%s\": %s", v, err);
@@ -1096,6 +1103,114 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
 	}
 	*re = nre;
 	return 0;
+}
+
+/*
+ * An upper bound on the parse-tree nodes regcomp() builds for an ERE:
+ * glibc expands "x+" to "xx*" and "x{m,n}" to n copies of x, so nested
+ * or stacked repetitions grow exponentially. Saturates above the limit.
+ */
+static size_t
+regex_cost_seq(const char **sp, int depth)
+{
+	const char	*s = *sp;
+	size_t		 total = 0, alt = 0, piece, mult;
+	unsigned long	 m, n;
+	char		*end;
+
+	while (*s != '\0' && *s != ')') {
+		if (*s == '|') {
+			total += alt;
+			alt = 0;
+			s++;
+			continue;
+		}
+		/* An atom. */
+		if (*s == '(') {
+			s++;
+			if (depth > 64)
+				return CONFIG_REGEX_MAXCOST + 1;
+			piece = regex_cost_seq(&s, depth + 1) + 1;
+			if (*s == ')')
+				s++;
+		} else if (*s == '[') {
+			s++;
+			if (*s == '^')
+				s++;
+			if (*s == ']')
+				s++;
+			while (*s != '\0' && *s != ']') {
+				if (s[0] == '[' && (s[1] == ':' || s[1] == '.' ||
+				    s[1] == '=')) {
+					char	 close = s[1];
+
+					for (s += 2; *s != '\0' && !(s[0] == close &&
+					    s[1] == ']'); s++)
+						;
+					if (*s != '\0')
+						s += 2;
+					continue;
+				}
+				s++;
+			}
+			if (*s == ']')
+				s++;
+			piece = 1;
+		} else {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			s++;
+			piece = 1;
+		}
+		/* Its quantifiers, each multiplying what came before. */
+		for (;;) {
+			if (*s == '*' || *s == '?')
+				mult = 1;
+			else if (*s == '+')
+				mult = 2;
+			else if (*s == '{') {
+				m = strtoul(s + 1, &end, 10);
+				n = m;
+				if (*end == ',') {
+					n = strtoul(end + 1, &end, 10);
+					if (n < m)
+						n = m + 1;	/* {m,}: m+1 */
+				}
+				if (*end != '}')
+					break;		/* regcomp judges it */
+				s = end;
+				mult = n > 1 ? n : 1;
+				if (mult > CONFIG_REGEX_MAXCOST)
+					mult = CONFIG_REGEX_MAXCOST + 1;
+			} else
+				break;
+			s++;
+			piece = piece > CONFIG_REGEX_MAXCOST / mult ?
+			    CONFIG_REGEX_MAXCOST + 1 : piece * mult;
+		}
+		alt += piece;
+		if (alt > CONFIG_REGEX_MAXCOST)
+			alt = CONFIG_REGEX_MAXCOST + 1;
+	}
+	*sp = s;
+	total += alt;
+	return total > CONFIG_REGEX_MAXCOST ? CONFIG_REGEX_MAXCOST + 1 : total;
+}
+
+/* The cost of a whole ERE (see regex_cost_seq). */
+size_t
+config_regex_cost(const char *re)
+{
+	size_t	 total = 0;
+
+	while (*re != '\0') {
+		total += regex_cost_seq(&re, 0);
+		if (*re == ')')
+			re++;		/* unbalanced: regcomp judges it */
+		if (total > CONFIG_REGEX_MAXCOST)
+			return CONFIG_REGEX_MAXCOST + 1;
+	}
+	return total;
 }
 
 /* folder regexp: the first group names a Maildir++ folder. */

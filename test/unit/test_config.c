@@ -1111,11 +1111,41 @@ test_nul_byte(void **state)
 	config_msgs_free(&m);
 }
 
+/* Regex cost: ordinary patterns pass, repetition bombs are refused. */
+static void
+test_regex_cost(void **state)
+{
+	(void)state;
+	assert_int_equal(config_regex_cost("a"), 1);
+	assert_int_equal(config_regex_cost("a+"), 2);
+	assert_int_equal(config_regex_cost("a{5}"), 5);
+	assert_int_equal(config_regex_cost("ab|cd"), 4);
+	assert_int_equal(config_regex_cost("[a-z]+"), 2);
+	assert_int_equal(config_regex_cost("[]+]"), 1);
+	assert_true(config_regex_cost("\\+([^%@/]*)") < 10);
+	assert_true(config_regex_cost("/([^%@+]*)") < 10);
+	assert_true(config_regex_cost("(a+)+") < 10);
+	/* Stacked plusses double the tree each time. */
+	assert_true(config_regex_cost("/++++++++++++++++++++++++++++++") >
+	    CONFIG_REGEX_MAXCOST);
+	assert_true(config_regex_cost("((a{100}){100}){100}") >
+	    CONFIG_REGEX_MAXCOST);
+	assert_true(config_regex_cost("(((((((((((((((((a+)+)+)+)+)+)+)+)+)+)"
+	    "+)+)+)+)+)+)+)+") > CONFIG_REGEX_MAXCOST);
+	assert_true(config_regex_cost("a{99999999999999999999}") >
+	    CONFIG_REGEX_MAXCOST);
+	expect_error("useropt /(a)++++++++++++++++++++++++++++++++++++\n", 1,
+	    "useropt", "too complex");
+	expect_error("whoson.allow x{1000}{1000}\n", 1, "whoson.allow",
+	    "too complex");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_regex_cost),
 		cmocka_unit_test(test_comments_blanks),
 		cmocka_unit_test(test_cannot_open),
 		cmocka_unit_test(test_numbers_good),

@@ -1,0 +1,273 @@
+"""Dialogue tests of loginfo and userdb mysql (SPEC §2, §6) against a real
+MariaDB server (test/lib/mariadb.py), never a mock.
+
+A dead server must never slow or fail a login: the loginfo tests stop
+MariaDB in the middle and time the logins.
+"""
+
+import os
+import re
+import signal
+import time
+import unittest
+
+from mariadb import MariaDB
+from pop3test import Server, TestCase, hash_password, TEST_UID, TEST_GID
+
+HOSTNAME = "pop.test.example"
+LOGINFO_QUERY = ("INSERT INTO logins (user, ip, host, at, pct) VALUES "
+                 "('%u', '%i', '%h', FROM_UNIXTIME(%t), '100%%')")
+FAST = 1.0          # seconds a login may take with the database down
+
+
+def wait_for(cond, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.1)
+
+
+class MySQLCase(TestCase):
+    """One MariaDB for the whole class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = MariaDB()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.cleanup()
+
+    def setUp(self):
+        if not self.db.running():
+            self.db.start()
+
+    def timed_login(self, srv, user, password):
+        """Log in and QUIT; returns the seconds from PASS to popit's +OK."""
+        c = srv.connect()
+        c.expect_ok()
+        c.send("USER " + user).expect_ok()
+        t0 = time.monotonic()
+        c.send("PASS " + password).expect_ok()
+        took = time.monotonic() - t0
+        c.send("QUIT").expect_ok()
+        c.close()
+        return took
+
+
+class LoginfoTest(MySQLCase):
+
+    def setUp(self):
+        super().setUp()
+        self.db.sql("DROP TABLE IF EXISTS logins; "
+                    "CREATE TABLE logins (id INT AUTO_INCREMENT PRIMARY KEY,"
+                    " user VARBINARY(255), ip VARCHAR(64), host VARCHAR(255),"
+                    " at DATETIME, pct VARCHAR(8))")
+
+    def loginfo_conf(self, query=LOGINFO_QUERY, host=None):
+        return ("hostname %s\n"
+                "loginfo.host %s\n"
+                "loginfo.user %s\n"
+                "loginfo.password %s\n"
+                "loginfo.database %s\n"
+                "loginfo.query %s\n"
+                % (HOSTNAME, host or self.db.host(), self.db.user,
+                   self.db.password, self.db.database, query))
+
+    def rows(self):
+        return self.db.query("SELECT HEX(user), ip, host, "
+                             "UNIX_TIMESTAMP(at), pct FROM logins ORDER BY id")
+
+    def test_row_has_every_placeholder(self):
+        srv = self.server(conf=self.loginfo_conf(),
+                          users={"joe": "secret"})
+        before = int(time.time())
+        srv.login("joe", "secret").send("QUIT").expect_ok()
+        after = int(time.time())
+        rows = wait_for(self.rows, what="a loginfo row")
+        self.assertEqual(len(rows), 1)
+        user, ip, host, at, pct = rows[0]
+        self.assertEqual(bytes.fromhex(user), b"joe")
+        self.assertEqual(ip, "127.0.0.1")
+        self.assertEqual(host, HOSTNAME)
+        self.assertTrue(before <= int(at) <= after, (before, at, after))
+        self.assertEqual(pct, "100%")
+
+    def test_unix_socket_host(self):
+        srv = self.server(conf=self.loginfo_conf(host=self.db.socket),
+                          users={"joe": "secret"})
+        srv.login("joe", "secret").send("QUIT").expect_ok()
+        rows = wait_for(self.rows, what="a loginfo row over the socket")
+        self.assertEqual(bytes.fromhex(rows[0][0]), b"joe")
+
+    def test_sql_in_user_name_is_stored_literally(self):
+        # USER takes one word, so no blanks; ':' is the passwd separator.
+        evil = "o'hara\\'\";DROP/**/TABLE/**/logins;--"
+        srv = self.server(conf=self.loginfo_conf(),
+                          users={evil: "secret", "joe": "secret"})
+        srv.login(evil, "secret").send("QUIT").expect_ok()
+        srv.login("joe", "secret").send("QUIT").expect_ok()
+        rows = wait_for(lambda: len(self.rows()) >= 2 and self.rows(),
+                        what="two loginfo rows")
+        self.assertEqual(bytes.fromhex(rows[0][0]).decode(), evil)
+        self.assertEqual(bytes.fromhex(rows[1][0]).decode(), "joe")
+        self.assertEqual(self.db.query("SHOW TABLES LIKE 'logins'"),
+                         [("logins",)])
+
+    def test_server_down_logins_stay_fast_and_logging_resumes(self):
+        srv = self.server(conf=self.loginfo_conf(),
+                          users={"joe": "secret", "ann": "pw"})
+        self.timed_login(srv, "joe", "secret")
+        wait_for(lambda: len(self.rows()) == 1, what="the first row")
+
+        self.db.stop()
+        times = [self.timed_login(srv, "ann", "pw") for _ in range(8)]
+        print("logins with MariaDB down: %s s"
+              % ", ".join("%.3f" % t for t in times))
+        for t in times:
+            self.assertLess(t, FAST)
+        srv.wait_log(r"loginfo: .*(connect|lost|gone|server)", timeout=15)
+
+        self.db.start()
+        self.timed_login(srv, "joe", "secret")
+        # Entries queued while it was down are written too (back-off
+        # is at most a few seconds after this short an outage).
+        rows = wait_for(lambda: len(self.rows()) >= 10 and self.rows(),
+                        timeout=60, what="rows after the restart")
+        users = [bytes.fromhex(r[0]).decode() for r in rows]
+        self.assertEqual(users.count("ann"), 8)
+        self.assertEqual(users[-1], "joe")
+        srv.signal(signal.SIGUSR1)
+        srv.wait_log(r"stats accounting .*loginfo_queued=10 "
+                     r"loginfo_sent=10 loginfo_dropped=0 loginfo_failed=0")
+
+    def test_unreachable_server_from_the_start(self):
+        # A port nobody listens on: every login still fast.
+        srv = self.server(conf=self.loginfo_conf(host="127.0.0.1:1"),
+                          users={"joe": "secret"})
+        times = [self.timed_login(srv, "joe", "secret") for _ in range(5)]
+        for t in times:
+            self.assertLess(t, FAST)
+        srv.wait_log(r"loginfo: connect to 127\.0\.0\.1:1: .*again in")
+
+    def test_failing_query_is_counted_not_fatal(self):
+        srv = self.server(conf=self.loginfo_conf(
+            query="INSERT INTO no_such_table VALUES ('%u')"),
+            users={"joe": "secret"})
+        self.timed_login(srv, "joe", "secret")
+        srv.wait_log(r"loginfo: query for user \"joe\" failed: .*"
+                     r"no_such_table")
+        srv.signal(signal.SIGUSR1)
+        srv.wait_log(r"loginfo_sent=0 loginfo_dropped=0 loginfo_failed=1")
+        self.assertNotIn(self.db.password, srv.log())
+
+
+class UserdbMySQLTest(MySQLCase):
+
+    def setUp(self):
+        super().setUp()
+        self.db.sql("DROP TABLE IF EXISTS users; "
+                    "CREATE TABLE users (name VARCHAR(255) PRIMARY KEY, "
+                    "pw VARCHAR(255), uid INT, gid INT, home VARCHAR(255), "
+                    "shell VARCHAR(255))")
+
+    def add_user(self, srv, name, password, uid=None, home=None):
+        uid = TEST_UID if os.getuid() == 0 else os.getuid()
+        gid = TEST_GID if os.getuid() == 0 else os.getgid()
+        home = home or srv.home(name)
+        from pop3test import make_maildir, chown_tree
+        make_maildir(os.path.join(home, "Maildir"))
+        if os.getuid() == 0:
+            chown_tree(home, uid, gid)
+        h = hash_password(password).replace("'", "''")
+        self.db.sql("INSERT INTO users VALUES ('%s', '%s', %d, %d, '%s', "
+                    "'/bin/sh')" % (name.replace("'", "''"), h, uid, gid,
+                                    home))
+
+    def mysql_server(self, query=None):
+        query = query or ("SELECT pw, uid, gid, home, shell FROM users "
+                          "WHERE name = '%u'")
+        srv = Server(conf="", start=False)
+        self.addCleanup(srv.__exit__, None, None, None)
+        conf = srv.conf.replace("userdb file %s" % srv.userfile,
+                                "userdb mysql")
+        conf += ("userdb.host %s\nuserdb.user %s\nuserdb.password %s\n"
+                 "userdb.database %s\nuserdb.query %s\n"
+                 % (self.db.host(), self.db.user, self.db.password,
+                    self.db.database, query))
+        with open(srv.conf_path, "w") as f:
+            f.write(conf)
+        os.chmod(srv.conf_path, 0o600)
+        srv.start()
+        return srv
+
+    def test_good_bad_unknown(self):
+        srv = self.mysql_server()
+        self.add_user(srv, "joe", "secret")
+        c = srv.login("joe", "secret")
+        c.send("QUIT").expect_ok()
+        c = srv.connect()
+        c.expect_ok()
+        c.send("USER joe").expect_ok()
+        c.send("PASS wrong").expect("-ERR [AUTH] Authentication failed.")
+        c.send("USER nobody-here").expect_ok()
+        c.send("PASS secret").expect("-ERR [AUTH] Authentication failed.")
+        c.send("QUIT").expect_ok()
+        c = srv.connect()       # maxfails 3 would close the first one
+        c.expect_ok()
+        c.send("USER x'or'1'='1").expect_ok()
+        c.send("PASS secret").expect("-ERR [AUTH] Authentication failed.")
+        c.send("QUIT").expect_ok()
+        srv.wait_log(r'user="nobody-here" result=failed reason="unknown user"')
+        srv.wait_log(r'user="joe" result=failed reason="wrong password"')
+        self.assertNotIn(self.db.password, srv.log())
+        self.assertNotIn("PASS secret", srv.log())
+
+    def test_null_or_bad_columns_are_tempfail(self):
+        srv = self.mysql_server()
+        self.db.sql("INSERT INTO users VALUES ('nul', NULL, 1000, 1000, "
+                    "'/tmp', '/bin/sh'), ('rel', 'x', 1000, 1000, "
+                    "'relative', '/bin/sh')")
+        for name, why in (("nul", "password is NULL"),
+                          ("rel", "home is not an absolute path")):
+            c = srv.connect()
+            c.expect_ok()
+            c.send("USER " + name).expect_ok()
+            c.send("PASS x").expect_err()
+            c.close()
+            srv.wait_log(r'user="%s" result=tempfail reason="userdb mysql: '
+                         r'%s"' % (name, why))
+
+    def test_server_down_is_tempfail_then_recovers(self):
+        srv = self.mysql_server()
+        self.add_user(srv, "joe", "secret")
+        srv.login("joe", "secret").send("QUIT").expect_ok()
+        self.db.stop()
+        for _ in range(3):
+            c = srv.connect()
+            c.expect_ok()
+            c.send("USER joe").expect_ok()
+            t0 = time.monotonic()
+            c.send("PASS secret").expect(re.compile(r"-ERR \[SYS/TEMP\] .*"))
+            self.assertLess(time.monotonic() - t0, 5.0)
+            c.close()
+        self.db.start()
+        wait_for(lambda: self._login_ok(srv), timeout=20,
+                 what="a login after the restart")
+
+    def _login_ok(self, srv):
+        c = srv.connect()
+        c.expect_ok()
+        c.send("USER joe").expect_ok()
+        c.send("PASS secret")
+        line = c.readline()
+        c.close()
+        return line.startswith("+OK")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -17,5 +17,7 @@ int	handoff_init(void);
  */
 int	handoff_spawn(const struct config *, const struct auth_job *, int fd,
 	    const char *remote_addr);
+/* The TERM drain child: forget the popits of the parent (not ours). */
+void	handoff_forget_children(void);
 
 #endif

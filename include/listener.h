@@ -8,6 +8,12 @@ struct config;
 int	listener_open(const struct config *);
 /* Take over an already listening socket (inetd -i, systemd). */
 int	listener_adopt(int fd);
+/*
+ * SIGHUP: keep the sockets whose address is unchanged, bind new ones,
+ * close the rest; -1 (nothing changed) when a new one cannot be bound.
+ * Adopted sockets are kept and bindto is then ignored.
+ */
+int	listener_reconfigure(const struct config *);
 /* Stop and close every listening socket. */
 void	listener_close_all(void);
 /* Accepting pauses at maxconn and resumes below it. */

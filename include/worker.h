@@ -34,5 +34,7 @@ void	workers_stop(void);
  * fork. workers_start() (in the child) carries on with what is left.
  */
 void	workers_pause(void);
+/* Start as many threads as workers_start() did, after workers_pause(). */
+int	workers_resume(void);
 
 #endif

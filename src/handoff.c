@@ -121,6 +121,25 @@ child_remove(pid_t pid)
 	return NULL;
 }
 
+/*
+ * In the TERM drain child: the popits running now are its parent's
+ * children, which it can never reap. Forget them and free their slots.
+ */
+void
+handoff_forget_children(void)
+{
+	struct child	*c;
+	size_t		 i;
+
+	for (i = 0; i < child_tabsz; i++)
+		while ((c = child_tab[i]) != NULL) {
+			child_tab[i] = c->c_next;
+			addrtab_dec(env->ps_addrs, &c->c_peer);
+			free(c);
+		}
+	env->ps_nchildren = 0;
+}
+
 /* Open the channel for popit's stderr and reap children on SIGCHLD. */
 int
 handoff_init(void)

@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <event2/event_struct.h>
 
 #include "config.h"
+#include "drain.h"
 #include "listener.h"
 #include "log.h"
 #include "popserv.h"
@@ -32,6 +34,7 @@ struct listener {
 	struct event		 l_ev;
 	int			 l_fd;
 	int			 l_adopted;	/* from inetd or systemd */
+	struct cfg_addr		 l_addr;	/* bound from bindto */
 	char			 l_name[128];
 };
 
@@ -43,7 +46,12 @@ static int		 listener_fd_shortage;	/* waiting for the timer */
 static struct event	*listener_timer;
 
 static int	 listener_bind(const struct cfg_addr *);
-static int	 listener_add(int, int, const char *);
+static int	 listener_add(int, const struct cfg_addr *, const char *);
+static size_t	 listener_addrs(const struct config *, struct cfg_addr *,
+		    const struct cfg_addr **);
+static int	 listener_addr_eq(const struct cfg_addr *,
+		    const struct cfg_addr *);
+static void	 listener_free(struct listener *);
 static void	 listener_accept(evutil_socket_t, short, void *);
 static void	 listener_pause(void);
 static void	 listener_resume(void);
@@ -111,16 +119,18 @@ listener_bind(const struct cfg_addr *ca)
 	return fd;
 }
 
-/* Start watching a listening descriptor. */
+/* Start watching a listening descriptor; ca NULL: adopted. */
 static int
-listener_add(int fd, int adopted, const char *name)
+listener_add(int fd, const struct cfg_addr *ca, const char *name)
 {
 	struct listener	*l;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return -1;
 	l->l_fd = fd;
-	l->l_adopted = adopted;
+	l->l_adopted = ca == NULL;
+	if (ca != NULL)
+		l->l_addr = *ca;
 	snprintf(l->l_name, sizeof(l->l_name), "%s", name);
 	event_assign(&l->l_ev, env->ps_base, fd, EV_READ | EV_PERSIST,
 	    listener_accept, l);
@@ -131,29 +141,141 @@ listener_add(int fd, int adopted, const char *name)
 	return 0;
 }
 
+/*
+ * The addresses cf asks for: its bindto lines, or all addresses, port
+ * 110. Returns how many; *addrs points to them (def may be used).
+ */
+static size_t
+listener_addrs(const struct config *cf, struct cfg_addr *def,
+    const struct cfg_addr **addrs)
+{
+	char	 err[128];
+
+	if (cf->cf_nbindto > 0) {
+		*addrs = cf->cf_bindto;
+		return cf->cf_nbindto;
+	}
+	if (config_parse_addr("", "110", def, err, sizeof(err)) == -1)
+		fatalx("default address: %s", err);
+	*addrs = def;
+	return 1;
+}
+
 /* Bind every configured address; the default is all addresses, port 110. */
 int
 listener_open(const struct config *cf)
 {
-	struct cfg_addr	 def;
-	char		 err[128];
-	size_t		 i, n = cf->cf_nbindto;
-	const struct cfg_addr *addrs = cf->cf_bindto;
-	int		 fd;
+	struct cfg_addr		 def;
+	const struct cfg_addr	*addrs;
+	size_t			 i, n;
+	int			 fd;
 
-	if (n == 0) {
-		if (config_parse_addr("", "110", &def, err, sizeof(err)) == -1)
-			fatalx("default address: %s", err);
-		addrs = &def;
-		n = 1;
-	}
+	n = listener_addrs(cf, &def, &addrs);
 	for (i = 0; i < n; i++) {
 		if ((fd = listener_bind(&addrs[i])) == -1)
 			return -1;
-		if (listener_add(fd, 0, addrs[i].ca_text) == -1) {
+		if (listener_add(fd, &addrs[i], addrs[i].ca_text) == -1) {
 			close(fd);
 			return -1;
 		}
+	}
+	return 0;
+}
+
+/* Do two configured addresses name the same socket? */
+static int
+listener_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	const struct sockaddr	*sa = (const struct sockaddr *)&a->ca_ss;
+	const struct sockaddr	*sb = (const struct sockaddr *)&b->ca_ss;
+	const struct sockaddr_in *a4, *b4;
+	const struct sockaddr_in6 *a6, *b6;
+
+	if (a->ca_any != b->ca_any)
+		return 0;
+	if (sa->sa_family == AF_INET6 && sb->sa_family == AF_INET6) {
+		a6 = (const struct sockaddr_in6 *)sa;
+		b6 = (const struct sockaddr_in6 *)sb;
+		return a6->sin6_port == b6->sin6_port && (a->ca_any ||
+		    (memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0 &&
+		    a6->sin6_scope_id == b6->sin6_scope_id));
+	}
+	if (sa->sa_family == AF_INET && sb->sa_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)sa;
+		b4 = (const struct sockaddr_in *)sb;
+		return a4->sin_port == b4->sin_port && (a->ca_any ||
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr);
+	}
+	return 0;
+}
+
+/*
+ * After a reload: keep the sockets whose address is still configured,
+ * bind the new ones, close the others. Binding comes first, so on
+ * failure nothing has changed (-1). Sockets from inetd or systemd are
+ * kept as they are, and bindto is not used beside them.
+ */
+int
+listener_reconfigure(const struct config *cf)
+{
+	struct listenerq	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
+	struct cfg_addr		 def;
+	const struct cfg_addr	*addrs;
+	struct listener		*l, *next;
+	unsigned char		 keep[CONFIG_MAXADDRS];
+	size_t			 i, n;
+	int			 fd;
+
+	TAILQ_FOREACH(l, &listeners, l_entry)
+		if (l->l_adopted)
+			return 0;
+	n = listener_addrs(cf, &def, &addrs);
+	memset(keep, 0, sizeof(keep));
+	for (i = 0; i < n; i++) {
+		TAILQ_FOREACH(l, &listeners, l_entry)
+			if (listener_addr_eq(&l->l_addr, &addrs[i]))
+				break;
+		if (l != NULL)
+			continue;
+		if ((fd = listener_bind(&addrs[i])) == -1 ||
+		    (l = calloc(1, sizeof(*l))) == NULL) {
+			if (fd != -1)
+				close(fd);
+			while ((l = TAILQ_FIRST(&fresh)) != NULL) {
+				TAILQ_REMOVE(&fresh, l, l_entry);
+				close(l->l_fd);
+				free(l);
+			}
+			return -1;
+		}
+		l->l_fd = fd;
+		l->l_addr = addrs[i];
+		TAILQ_INSERT_TAIL(&fresh, l, l_entry);
+	}
+
+	/* Every new socket is bound: now close what is no longer wanted. */
+	for (l = TAILQ_FIRST(&listeners); l != NULL; l = next) {
+		next = TAILQ_NEXT(l, l_entry);
+		for (i = 0; i < n; i++)
+			if (!keep[i] && listener_addr_eq(&l->l_addr, &addrs[i]))
+				break;
+		if (i < n) {
+			keep[i] = 1;
+			continue;
+		}
+		log_info("closing %s", l->l_name);
+		TAILQ_REMOVE(&listeners, l, l_entry);
+		listener_free(l);
+	}
+	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
+		TAILQ_REMOVE(&fresh, l, l_entry);
+		fd = l->l_fd;
+		if (listener_add(fd, &l->l_addr, l->l_addr.ca_text) == -1) {
+			log_warn("%s", l->l_addr.ca_text);
+			close(fd);
+		}
+		free(l);
 	}
 	return 0;
 }
@@ -162,7 +284,10 @@ listener_open(const struct config *cf)
 int
 listener_adopt(int fd)
 {
-	int	 flags;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 name[128], host[INET6_ADDRSTRLEN];
+	int			 flags, port = 0;
 
 	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
@@ -170,7 +295,35 @@ listener_adopt(int fd)
 		log_warn("listening socket %d", fd);
 		return -1;
 	}
-	return listener_add(fd, 1, "inherited socket");
+	snprintf(name, sizeof(name), "inherited socket %d", fd);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			port = ntohs(sin->sin_port);
+			snprintf(name, sizeof(name), "inherited %s:%d", host,
+			    port);
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host,
+			    sizeof(host));
+			port = ntohs(sin6->sin6_port);
+			snprintf(name, sizeof(name), "inherited [%s]:%d", host,
+			    port);
+		}
+	}
+	return listener_add(fd, NULL, name);
+}
+
+/* Stop watching a listener and close it. */
+static void
+listener_free(struct listener *l)
+{
+	event_del(&l->l_ev);
+	close(l->l_fd);
+	free(l);
 }
 
 /* Close every listening socket. */
@@ -181,12 +334,11 @@ listener_close_all(void)
 
 	while ((l = TAILQ_FIRST(&listeners)) != NULL) {
 		TAILQ_REMOVE(&listeners, l, l_entry);
-		event_del(&l->l_ev);
-		close(l->l_fd);
-		free(l);
+		listener_free(l);
 	}
 	if (listener_timer != NULL)
 		event_del(listener_timer);
+	listener_fd_shortage = 0;
 }
 
 /* Accept up to `accepts` connections from one ready listener. */
@@ -228,6 +380,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 		}
+		drain_accepted();
 		session_accept(s, (struct sockaddr *)&ss, len);
 	}
 }

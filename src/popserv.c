@@ -3,10 +3,13 @@
  * loop that holds every AUTHORIZATION session.
  */
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +25,15 @@
 #include "addrtab.h"
 #include "build_config.h"
 #include "config.h"
+#include "drain.h"
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
 #include "penalty.h"
 #include "popserv.h"
+#include "reload.h"
 #include "session.h"
+#include "systemd.h"
 #include "userdb.h"
 #include "worker.h"
 
@@ -43,7 +49,12 @@ static struct config *load_config(const char *, const char *);
 static void	 stdio_sanitize(void);
 static void	 on_signal(evutil_socket_t, short, void *);
 static void	 log_stats(void);
-static void	 pidfile_write(const char *);
+static void	 pidfile_write(const struct config *);
+static void	 pidfile_remove(void);
+static int	 inetd_socket(int);
+static void	 priv_drop(const struct config *);
+
+static char	*pidfile_path;		/* written by this process */
 
 /* The usage line, as in popserv(8). */
 static void
@@ -156,18 +167,137 @@ stdio_sanitize(void)
 		close(fd);
 }
 
-/* Write the pid file. */
+/*
+ * Write the pid file, after binding and before dropping privileges. It
+ * is given to uid/gid, so that it can at least be emptied at exit when
+ * its directory does not let them remove it.
+ */
 static void
-pidfile_write(const char *path)
+pidfile_write(const struct config *cf)
 {
-	FILE	*fp;
+	int	 fd;
 
-	if ((fp = fopen(path, "w")) == NULL) {
-		log_warn("pidfile %s", path);
+	if (cf->cf_pidfile == NULL)
+		return;
+	fd = open(cf->cf_pidfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0644);
+	if (fd == -1) {
+		log_warn("pidfile %s", cf->cf_pidfile);
 		return;
 	}
-	fprintf(fp, "%ld\n", (long)getpid());
-	fclose(fp);
+	if ((cf->cf_uid != -1 || cf->cf_gid != -1) &&
+	    fchown(fd, (uid_t)cf->cf_uid, (gid_t)cf->cf_gid) == -1)
+		log_warn("pidfile %s: chown", cf->cf_pidfile);
+	if (dprintf(fd, "%ld\n", (long)getpid()) < 0)
+		log_warn("pidfile %s", cf->cf_pidfile);
+	close(fd);
+	if ((pidfile_path = strdup(cf->cf_pidfile)) == NULL)
+		fatal("pidfile");
+}
+
+/*
+ * Remove the pid file if it still names this process; when the
+ * directory does not allow that (after dropping privileges), empty it.
+ */
+static void
+pidfile_remove(void)
+{
+	char	 buf[32];
+	ssize_t	 n;
+	int	 fd;
+
+	if (pidfile_path == NULL)
+		return;
+	if ((fd = open(pidfile_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		goto out;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || (buf[n] = '\0', strtol(buf, NULL, 10) != getpid()))
+		goto out;		/* someone else's by now */
+	if (unlink(pidfile_path) == -1 &&
+	    truncate(pidfile_path, 0) == -1)
+		log_warn("pidfile %s", pidfile_path);
+out:
+	free(pidfile_path);
+	pidfile_path = NULL;
+}
+
+/*
+ * -i: fd must be a listening stream socket (inetd "wait" mode). Returns
+ * 0, or -1 with a message on stderr.
+ */
+static int
+inetd_socket(int fd)
+{
+	int		 type = 0, listening = 0;
+	socklen_t	 len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
+		fprintf(stderr, "popserv: -i: fd %d is not a socket\n", fd);
+		return -1;
+	}
+	len = sizeof(listening);
+	if (type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == -1 ||
+	    !listening) {
+		fprintf(stderr, "popserv: -i: fd %d is not a listening stream "
+		    "socket (inetd must use \"wait\" mode)\n", fd);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * uid/gid: give up root for good, before any thread exists (so the plain
+ * libc calls change the whole process), and check it cannot come back.
+ */
+static void
+priv_drop(const struct config *cf)
+{
+	struct passwd	*pw;
+	uid_t		 uid = (uid_t)cf->cf_uid, ru, eu, su;
+	gid_t		 gid = (gid_t)cf->cf_gid, rg, eg, sg, groups[2];
+
+	if (cf->cf_uid == -1 && cf->cf_gid == -1)
+		return;
+	if (cf->cf_uid == 0) {
+		fprintf(stderr, "popserv: %s: uid 0 would run popit as root\n",
+		    cf->cf_path);
+		log_warnx("%s: uid 0 would run popit as root", cf->cf_path);
+		exit(EX_CONFIG);
+	}
+	if (cf->cf_gid == -1) {
+		if ((pw = getpwuid(uid)) == NULL) {
+			fprintf(stderr, "popserv: %s: uid %ld has no passwd "
+			    "entry; set gid too\n", cf->cf_path, cf->cf_uid);
+			log_warnx("uid %ld has no passwd entry; set gid too",
+			    cf->cf_uid);
+			exit(EX_CONFIG);
+		}
+		gid = pw->pw_gid;
+	}
+	if (setgroups(1, &gid) == -1)
+		fatal("setgroups %ld", (long)gid);
+	if (setresgid(gid, gid, gid) == -1)
+		fatal("setresgid %ld", (long)gid);
+	if (cf->cf_uid == -1) {
+		log_warnx("gid %ld without uid: still running as root",
+		    (long)gid);
+		return;
+	}
+	if (setresuid(uid, uid, uid) == -1)
+		fatal("setresuid %ld", (long)uid);
+
+	/* Check: every id changed, one group, and root cannot come back. */
+	if (getresuid(&ru, &eu, &su) == -1 || ru != uid || eu != uid ||
+	    su != uid || getresgid(&rg, &eg, &sg) == -1 || rg != gid ||
+	    eg != gid || sg != gid || getgroups(2, groups) != 1 ||
+	    groups[0] != gid)
+		fatalx("privileges not dropped to uid %ld gid %ld", (long)uid,
+		    (long)gid);
+	if (setuid(0) != -1 || seteuid(0) != -1)
+		fatalx("privileges could be regained after dropping them");
+	log_info("running as uid %ld gid %ld", (long)uid, (long)gid);
 }
 
 /* SIGUSR1: the counters of SPEC §7. */
@@ -199,10 +329,24 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	switch (sig) {
-	case SIGINT:
 	case SIGTERM:
-		log_info("signal %d: exiting", (int)sig);
+		if (!drain_active()) {
+			drain_term();
+			break;
+		}
+		/* Already draining: a second TERM means now. */
+		/* FALLTHROUGH */
+	case SIGINT:
+		log_info("signal %d: exiting, %u sessions closed", (int)sig,
+		    env->ps_nsessions);
+		systemd_notify("STOPPING=1");
 		event_base_loopbreak(env->ps_base);
+		break;
+	case SIGHUP:
+		if (drain_active())
+			log_info("SIGHUP: draining, the configuration stays");
+		else
+			(void)reload_config();
 		break;
 	case SIGUSR1:
 		log_stats();
@@ -217,9 +361,12 @@ main(int argc, char *argv[])
 	struct event_config	*evcfg;
 	struct config		*cf;
 	struct event		*sigev[4];
-	static const int	 sigs[] = { SIGINT, SIGTERM, SIGUSR1 };
+	static const int	 sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1 };
+	struct stat		 sb0, sb2;
 	char			 err[256];
 	int			 ch, inetd = 0, test = 0, debug = 0, lfd = -1;
+	int			 keep2, n;
+	long			 pid;
 	size_t			 i;
 
 	while ((ch = getopt(argc, argv, ":iC:b:tdVh")) != -1) {
@@ -266,11 +413,19 @@ main(int argc, char *argv[])
 
 	log_init("popserv", debug);
 	if (inetd) {
-		/* fd 0 is the listening socket; give 0-2 to /dev/null. */
+		/*
+		 * fd 0 is the listening socket (inetd passes it on 1 and 2
+		 * too); move it above 2 and give 0-2 to /dev/null, keeping a
+		 * stderr for -d unless it is the socket as well.
+		 */
+		if (inetd_socket(0) == -1)
+			return EX_USAGE;
 		if ((lfd = fcntl(0, F_DUPFD_CLOEXEC, 3)) == -1)
 			fatal("-i: fd 0");
+		keep2 = debug && fstat(0, &sb0) == 0 && fstat(2, &sb2) == 0 &&
+		    (sb0.st_dev != sb2.st_dev || sb0.st_ino != sb2.st_ino);
 		for (i = 0; i <= 2; i++)
-			if (i != 2 || !debug)
+			if (i != 2 || !keep2)
 				close(i);
 	}
 	stdio_sanitize();
@@ -287,12 +442,8 @@ main(int argc, char *argv[])
 		fatalx("no event backend with edge-triggered events");
 	event_config_free(evcfg);
 
-	if (cf->cf_timelimit > 0) {
-		struct timeval	 tv = { cf->cf_timelimit, 0 };
-
-		env->ps_idle_tv = event_base_init_common_timeout(env->ps_base,
-		    &tv);
-	}
+	reload_init(conffile, bind);
+	reload_set_timelimit(cf->cf_timelimit);
 	if ((env->ps_addrs = addrtab_new()) == NULL ||
 	    (env->ps_penalty = penalty_new(PENALTY_ENTRIES)) == NULL)
 		fatal("address tables");
@@ -303,15 +454,20 @@ main(int argc, char *argv[])
 	}
 	if (handoff_init() == -1)
 		fatalx("cannot set up the handoff");
+	/* Listen: the inetd socket, systemd's sockets, or bindto. */
 	if (inetd) {
 		if (listener_adopt(lfd) == -1)
 			return EX_OSERR;
-	} else if (listener_open(cf) == -1) {
+	} else if ((n = systemd_listen()) == -1) {
+		fprintf(stderr, "popserv: bad sockets from systemd (see the "
+		    "log)\n");
+		return EX_OSERR;
+	} else if (n == 0 && listener_open(cf) == -1) {
 		fprintf(stderr, "popserv: cannot listen (see the log)\n");
 		return EX_OSERR;
 	}
-	if (cf->cf_pidfile != NULL)
-		pidfile_write(cf->cf_pidfile);
+	pidfile_write(cf);
+	priv_drop(cf);
 	if (workers_start(env->ps_base, cf->cf_workers,
 	    (size_t)cf->cf_workers * WORKER_QUEUE_PER_THREAD) == -1)
 		fatalx("cannot start worker threads");
@@ -322,16 +478,35 @@ main(int argc, char *argv[])
 		if (sigev[i] == NULL || event_add(sigev[i], NULL) == -1)
 			fatalx("signal events");
 	}
+	drain_init(env->ps_base);
 	log_info("popserv %s started, %d workers", POPSERV_VERSION,
 	    cf->cf_workers);
+	systemd_notify("READY=1");
+	systemd_status_start(env->ps_base);
 
-	event_base_dispatch(env->ps_base);
+	for (;;) {
+		event_base_dispatch(env->ps_base);
+		if (!drain_want_fork())
+			break;
+		/* SIGTERM with sessions left: a child finishes them. */
+		account_shutdown();
+		if ((pid = drain_fork()) > 0) {
+			pidfile_remove();
+			_exit(0);
+		}
+		if (pid == 0) {
+			/* The pid file is the parent's, gone or going. */
+			free(pidfile_path);
+			pidfile_path = NULL;
+		}
+		account_init(env->ps_base, env->ps_conf);
+	}
+	cf = env->ps_conf;		/* SIGHUP may have replaced it */
 
 	listener_close_all();
 	session_close_all("shutdown");
 	workers_stop();
-	if (cf->cf_pidfile != NULL)
-		unlink(cf->cf_pidfile);
+	pidfile_remove();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);
 	userdb_close(env->ps_userdb);

@@ -27,6 +27,7 @@
 #include "apop.h"
 #include "auth.h"
 #include "config.h"
+#include "drain.h"
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
@@ -744,6 +745,7 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(&sessions, s, s_entry);
 	env->ps_nsessions--;
 	listener_update();
+	drain_check();		/* the last one, after TERM or autoclose? */
 
 	TAILQ_INSERT_TAIL(&session_dead, s, s_entry);
 	if (session_reaper == NULL)

@@ -31,6 +31,8 @@ static struct {
 	int		 pausing;	/* finish the running item, then exit */
 	pthread_t	*threads;
 	int		 nthreads;
+	int		 nwanted;	/* as started, for workers_resume() */
+	struct event_base *base;
 	struct event	*done_ev;
 } wk = {
 	.mtx = PTHREAD_MUTEX_INITIALIZER,
@@ -103,6 +105,8 @@ workers_start(struct event_base *base, int n, size_t queuemax)
 	int		 i, error;
 
 	/* The queues survive a restart after workers_pause() (and fork). */
+	wk.base = base;
+	wk.nwanted = n;
 	wk.queuemax = queuemax;
 	wk.stopping = 0;
 	wk.pausing = 0;
@@ -200,4 +204,11 @@ workers_pause(void)
 	free(wk.threads);
 	wk.threads = NULL;
 	wk.nthreads = 0;
+}
+
+/* Start the threads again after workers_pause(), as many as before. */
+int
+workers_resume(void)
+{
+	return workers_start(wk.base, wk.nwanted, wk.queuemax);
 }

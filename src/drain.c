@@ -1,0 +1,177 @@
+/*
+ * Stopping without dropping a login. After SIGTERM, or after autoclose
+ * seconds without a new connection, the listening sockets are closed and
+ * the process exits once its last AUTHORIZATION session has ended (a
+ * login handed to popit has ended here too). SIGTERM forks first, so
+ * that a supervisor sees the service stop at once while the child
+ * finishes the sessions: the workers are paused (running checks finish,
+ * queued ones stay queued) so the process has a single thread when it
+ * forks, and the child re-initialises the loop and restarts them.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "drain.h"
+#include "handoff.h"
+#include "listener.h"
+#include "log.h"
+#include "popserv.h"
+#include "systemd.h"
+#include "worker.h"
+
+static struct event	*drain_autoclose_ev;
+static time_t		 drain_lastaccept;	/* CLOCK_MONOTONIC seconds */
+static int		 drain_draining;
+static int		 drain_forkwanted;
+
+static time_t	 drain_now(void);
+static void	 drain_autoclose(evutil_socket_t, short, void *);
+static void	 drain_autoclose_arm(void);
+
+/* Seconds on the monotonic clock. */
+static time_t
+drain_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Set up autoclose from the configuration in force. */
+void
+drain_init(struct event_base *base)
+{
+	drain_lastaccept = drain_now();
+	if ((drain_autoclose_ev = evtimer_new(base, drain_autoclose,
+	    NULL)) == NULL)
+		fatalx("autoclose timer");
+	drain_autoclose_arm();
+}
+
+/* (Re)arm the autoclose timer for what is left of the idle spell. */
+static void
+drain_autoclose_arm(void)
+{
+	struct timeval	 tv = { 0, 0 };
+	int		 limit = env->ps_conf->cf_autoclose;
+	time_t		 idle;
+
+	evtimer_del(drain_autoclose_ev);
+	if (limit <= 0 || drain_draining)
+		return;
+	idle = drain_now() - drain_lastaccept;
+	if (idle < limit)
+		tv.tv_sec = limit - idle;
+	evtimer_add(drain_autoclose_ev, &tv);
+}
+
+/* A reload may have changed autoclose. */
+void
+drain_reconfigure(void)
+{
+	drain_autoclose_arm();
+}
+
+/* A new connection: the idle spell starts again (the timer re-checks). */
+void
+drain_accepted(void)
+{
+	drain_lastaccept = drain_now();
+}
+
+/* The autoclose timer: idle long enough, or re-arm for the rest. */
+static void
+drain_autoclose(evutil_socket_t fd, short what, void *arg)
+{
+	int	 limit = env->ps_conf->cf_autoclose;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (limit <= 0 || drain_draining)
+		return;
+	if (drain_now() - drain_lastaccept < limit) {
+		drain_autoclose_arm();
+		return;
+	}
+	log_info("autoclose: no connection for %d s, closing the listening "
+	    "sockets; %u sessions left", limit, env->ps_nsessions);
+	systemd_notify("STOPPING=1");
+	listener_close_all();
+	drain_draining = 1;
+	drain_check();
+}
+
+/* Leave the loop when draining and the last session is gone. */
+void
+drain_check(void)
+{
+	if (drain_draining && env->ps_nsessions == 0)
+		event_base_loopbreak(env->ps_base);
+}
+
+/* Are we waiting for the last sessions? */
+int
+drain_active(void)
+{
+	return drain_draining;
+}
+
+/* SIGTERM: stop accepting, then fork (from main) if sessions are left. */
+void
+drain_term(void)
+{
+	log_info("SIGTERM: closing the listening sockets, %u sessions left",
+	    env->ps_nsessions);
+	systemd_notify("STOPPING=1");
+	listener_close_all();
+	evtimer_del(drain_autoclose_ev);
+	drain_draining = 1;
+	drain_forkwanted = env->ps_nsessions > 0;
+	event_base_loopbreak(env->ps_base);
+}
+
+/* Does the TERM drain still have to fork? */
+int
+drain_want_fork(void)
+{
+	return drain_forkwanted && env->ps_nsessions > 0;
+}
+
+/* Fork the drain child: see drain.h. */
+long
+drain_fork(void)
+{
+	pid_t	 pid;
+	int	 saved;
+
+	drain_forkwanted = 0;
+	workers_pause();
+	fflush(NULL);
+	pid = fork();
+	saved = errno;
+	if (pid > 0) {
+		log_info("draining %u sessions in pid %ld", env->ps_nsessions,
+		    (long)pid);
+		return pid;
+	}
+	if (pid == -1) {
+		errno = saved;
+		log_warn("fork: draining in this process");
+	} else {
+		if (event_reinit(env->ps_base) == -1)
+			fatalx("draining: event_reinit failed");
+		systemd_forget();
+		handoff_forget_children();
+	}
+	if (workers_resume() == -1)
+		fatalx("draining: cannot restart worker threads");
+	return pid == -1 ? -1 : 0;
+}

@@ -56,7 +56,7 @@ struct session {
 	unsigned char		 s_fails;
 	unsigned char		 s_handed_off;	/* addrtab slot moved to popit */
 	unsigned short		 s_outlen;	/* unsent bytes in s_out */
-	time_t			 s_lastcmd;	/* for timelimit */
+	struct timeval		 s_idle_since;	/* waiting for a command since */
 	struct addrkey		 s_peer;
 	char			*s_user;	/* after USER */
 	char			*s_timestamp;	/* APOP challenge */
@@ -79,6 +79,8 @@ static void	 session_reap(evutil_socket_t, short, void *);
 static void	 session_read(struct session *);
 static void	 session_line(struct session *, const char *, size_t);
 static void	 session_want_read(struct session *);
+static void	 session_clock(struct timeval *);
+static void	 session_idle_arm(struct session *);
 static void	 session_want_write(struct session *);
 static void	 session_want_timer(struct session *, int);
 static void	 session_want_nothing(struct session *);
@@ -204,7 +206,6 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen)
 	s->s_fd = fd;
 	s->s_peer = key;
 	s->s_state = S_USER;
-	s->s_lastcmd = time(NULL);
 	event_assign(&s->s_ev, env->ps_base, -1, 0, session_io, s);
 	TAILQ_INSERT_TAIL(&sessions, s, s_entry);
 	env->ps_nsessions++;
@@ -214,7 +215,7 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen)
 		char	 ts[APOP_TIMESTAMP_MAX];
 
 		if (apop_timestamp(ts, sizeof(ts), (long)getpid(),
-		    ++session_apop_counter, (long long)s->s_lastcmd,
+		    ++session_apop_counter, (long long)time(NULL),
 		    cf->cf_hostname) == -1 ||
 		    (s->s_timestamp = strdup(ts)) == NULL) {
 			session_close(s, "apop timestamp");
@@ -231,10 +232,14 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen)
 		session_want_read(s);
 }
 
-/* Wait for input, with the idle limit. */
+/*
+ * Wait for a command, with the idle limit counted from now: the time the
+ * server itself took (a slow check, faildelay) is not the client's.
+ */
 static void
 session_want_read(struct session *s)
 {
+	session_clock(&s->s_idle_since);
 	event_del(&s->s_ev);
 	event_assign(&s->s_ev, env->ps_base, s->s_fd,
 	    EV_READ | EV_ET | EV_PERSIST, session_io, s);
@@ -310,35 +315,70 @@ session_io(evutil_socket_t fd, short what, void *arg)
 		session_read(s);
 }
 
+/* The monotonic clock, for the idle limit. */
+static void
+session_clock(struct timeval *tv)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	tv->tv_sec = ts.tv_sec;
+	tv->tv_usec = ts.tv_nsec / 1000;
+}
+
+/*
+ * Still waiting for a command: time out when the idle limit, counted from
+ * the start of the wait, is over. The persistent read event's own timeout
+ * starts over at every wakeup, so a client sending a byte now and then
+ * would otherwise never time out; bytes that are not yet a whole command
+ * buy no time.
+ */
+static void
+session_idle_arm(struct session *s)
+{
+	struct timeval	 now, idle, left;
+	struct timeval	 limit = { env->ps_conf->cf_timelimit, 0 };
+
+	if (limit.tv_sec <= 0)
+		return;
+	session_clock(&now);
+	evutil_timersub(&now, &s->s_idle_since, &idle);
+	if (!evutil_timercmp(&idle, &limit, <)) {
+		env->ps_stats.st_timeouts++;
+		session_close(s, "timeout");
+		return;
+	}
+	evutil_timersub(&limit, &idle, &left);
+	event_add(&s->s_ev, &left);
+}
+
 /* Read and run complete commands until none is left or one must wait. */
 static void
 session_read(struct session *s)
 {
 	char	 buf[POP3_LINE_MAX + 1];
 	ssize_t	 n, len;
-	int	 timelimit = env->ps_conf->cf_timelimit;
 
 	while (s->s_state == S_USER || s->s_state == S_PASS) {
-		/* A trickle of bytes does not keep an idle session alive. */
-		if (timelimit > 0 && time(NULL) - s->s_lastcmd >= timelimit) {
-			env->ps_stats.st_timeouts++;
-			session_close(s, "timeout");
-			return;
-		}
 		n = recv(s->s_fd, buf, POP3_LINE_MAX, MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0) {
 			session_close(s, "eof");
 			return;
 		}
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR)
+			if (errno == EAGAIN || errno == EINTR) {
+				session_idle_arm(s);
 				return;
+			}
 			session_close(s, "read error");
 			return;
 		}
 		len = pop3_line_end(buf, n);
-		if (len == 0)
-			return;		/* the rest of the line is on its way */
+		if (len == 0) {
+			/* The rest of the line is on its way. */
+			session_idle_arm(s);
+			return;
+		}
 		if (len == -1) {
 			session_finish(s, REPLY_TOO_LONG, "line too long");
 			return;
@@ -348,7 +388,7 @@ session_read(struct session *s)
 			session_close(s, "read error");
 			return;
 		}
-		s->s_lastcmd = time(NULL);
+		session_clock(&s->s_idle_since);
 		session_line(s, buf, len);
 		if (s->s_state == S_CLOSED || s->s_outlen > 0)
 			return;

@@ -8,6 +8,7 @@ MariaDB in the middle and time the logins.
 import os
 import re
 import signal
+import socket
 import time
 import unittest
 
@@ -144,6 +145,42 @@ class LoginfoTest(MySQLCase):
         srv.signal(signal.SIGUSR1)
         srv.wait_log(r"stats accounting .*loginfo_queued=10 "
                      r"loginfo_sent=10 loginfo_dropped=0 loginfo_failed=0")
+
+    def test_hung_server_queue_bound_and_drops(self):
+        # A "server" that accepts and never says a word: connecting hangs
+        # until the client's timeout. Logins go on at full speed; past
+        # the bound of 1000 entries new ones are dropped and counted.
+        hung = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(hung.close)
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)
+        srv = self.server(conf=self.loginfo_conf(
+            host="127.0.0.1:%d" % hung.getsockname()[1]),
+            users={"joe": "secret"})
+        n, slowest, t0 = 1010, 0.0, time.monotonic()
+        for _ in range(n):
+            c = srv.connect()
+            c.send_raw(b"USER joe\r\nPASS secret\r\nQUIT\r\n")
+            t = time.monotonic()
+            c.expect_ok()       # greeting
+            c.expect_ok()       # USER
+            c.expect_ok()       # popit's answer to PASS
+            slowest = max(slowest, time.monotonic() - t)
+            c.close()
+        print("%d logins against a hung server in %.1f s, slowest %.3f s"
+              % (n, time.monotonic() - t0, slowest))
+        self.assertLess(slowest, FAST)
+        srv.wait_log(r"loginfo: queue full \(1000 entries\): \d+ dropped")
+        self.assertEqual(len(re.findall("queue full", srv.log())), 1)
+        srv.signal(signal.SIGUSR1)
+        m = srv.wait_log(r"loginfo_queued=(\d+) loginfo_sent=0 "
+                         r"loginfo_dropped=(\d+)")
+        self.assertEqual(int(m.group(1)), 1000)
+        self.assertEqual(int(m.group(2)), n - 1000)
+        # Stopping waits a bounded time for the thread, and counts the rest.
+        t = time.monotonic()
+        srv.stop()
+        self.assertLess(time.monotonic() - t, 10)
 
     def test_unreachable_server_from_the_start(self):
         # A port nobody listens on: every login still fast.

@@ -38,11 +38,18 @@ static int	 loginfo_run(MYSQL *, struct loginfo_entry *, char *, size_t);
 static void	 loginfo_wait(int);
 static void	 loginfo_settings_free(void);
 static int	 loginfo_due(time_t *, time_t);
+static int	 loginfo_spawn(void);
+static void	 loginfo_atfork_init(void);
+static void	 loginfo_atfork_prepare(void);
+static void	 loginfo_atfork_parent(void);
+static void	 loginfo_atfork_child(void);
 
 /*
  * li_mtx guards the ring, the counters and li_stopping; the settings are
  * written before the thread starts and after it ends, read-only between.
  */
+static pthread_once_t	 loginfo_atfork_once = PTHREAD_ONCE_INIT;
+
 static struct {
 	pthread_mutex_t		 mtx;
 	pthread_cond_t		 cond;	/* work arrived, or stop */
@@ -53,7 +60,10 @@ static struct {
 	int			 running;
 	int			 stopping;
 	int			 done;
+	int			 respawn;	/* forked: start anew */
 	pthread_t		 thread;
+	MYSQL			*conn;		/* the thread's */
+	MYSQL			*orphan;	/* the parent's, after fork */
 	struct cfg_mysql	 my;
 	char			*host;	/* %h */
 
@@ -121,8 +131,6 @@ int
 loginfo_start(const struct config *cf)
 {
 	const struct cfg_mysql	*my = &cf->cf_loginfo;
-	sigset_t		 all, old;
-	int			 error;
 
 #define LI_DUP(dst, src)	((src) == NULL || ((dst) = strdup(src)) != NULL)
 	if (my->my_query == NULL || my->my_query[0] == '\0' || li.running)
@@ -139,10 +147,30 @@ loginfo_start(const struct config *cf)
 		return -1;
 	}
 #undef LI_DUP
-	li.head = li.count = 0;
-	li.stopping = li.done = 0;
+	pthread_once(&loginfo_atfork_once, loginfo_atfork_init);
 	dbm_library_init();
+	if (loginfo_spawn() == -1) {
+		free(li.ring);
+		li.ring = NULL;
+		loginfo_settings_free();
+		dbm_library_end();
+		return -1;
+	}
+	log_debug("loginfo: logging to %s",
+	    li.my.my_host ? li.my.my_host : "localhost");
+	return 0;
+}
 
+/* Start the thread on an empty ring, with every signal blocked. */
+static int
+loginfo_spawn(void)
+{
+	sigset_t	 all, old;
+	int		 error;
+
+	li.head = li.count = 0;
+	li.stopping = li.done = li.respawn = 0;
+	li.conn = NULL;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	error = pthread_create(&li.thread, NULL, loginfo_main, NULL);
@@ -150,16 +178,55 @@ loginfo_start(const struct config *cf)
 	if (error != 0) {
 		errno = error;
 		log_warn("loginfo: pthread_create");
-		free(li.ring);
-		li.ring = NULL;
-		loginfo_settings_free();
-		dbm_library_end();
 		return -1;
 	}
 	li.running = 1;
-	log_debug("loginfo: logging to %s",
-	    li.my.my_host ? li.my.my_host : "localhost");
 	return 0;
+}
+
+/* Keep the ring consistent across fork(2) (the TERM drain). */
+static void
+loginfo_atfork_init(void)
+{
+	pthread_atfork(loginfo_atfork_prepare, loginfo_atfork_parent,
+	    loginfo_atfork_child);
+}
+
+/* Before fork: no thread may hold the ring's lock in the child. */
+static void
+loginfo_atfork_prepare(void)
+{
+	pthread_mutex_lock(&li.mtx);
+}
+
+/* In the parent: carry on. */
+static void
+loginfo_atfork_parent(void)
+{
+	pthread_mutex_unlock(&li.mtx);
+}
+
+/*
+ * In the child the thread is gone and its connection belongs to the
+ * parent (never to be used nor closed here). Queued entries are the
+ * parent's to write. A new thread starts at the next login.
+ */
+static void
+loginfo_atfork_child(void)
+{
+	pthread_mutex_t	 m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t	 c = PTHREAD_COND_INITIALIZER;
+
+	li.mtx = m;
+	li.cond = c;
+	li.gone = c;
+	if (!li.running)
+		return;
+	li.running = 0;
+	li.respawn = 1;
+	li.orphan = li.conn;
+	li.conn = NULL;
+	li.head = li.count = 0;
 }
 
 /* On the loop: append one entry, or drop it when the ring is full. */
@@ -170,6 +237,8 @@ loginfo_login(const char *user, const char *ip, long long t)
 	uint64_t		 unsaid = 0;
 	int			 say = 0;
 
+	if (li.respawn && loginfo_spawn() == -1)
+		li.respawn = 0;		/* logged; loginfo stays off here */
 	if (!li.running)
 		return;
 	pthread_mutex_lock(&li.mtx);
@@ -244,7 +313,6 @@ static void *
 loginfo_main(void *arg)
 {
 	struct loginfo_entry	 e;
-	MYSQL			*m = NULL;
 	char			 err[512], esc[600], user[128];
 	time_t			 conn_lastlog = 0, fail_lastlog = 0;
 	int			 backoff = LOGINFO_BACKOFF_MIN, lost, ok;
@@ -262,8 +330,8 @@ loginfo_main(void *arg)
 		e = li.ring[li.head];
 		pthread_mutex_unlock(&li.mtx);
 
-		if (m == NULL) {
-			if ((m = dbm_connect(&li.my, err, sizeof(err))) ==
+		if (li.conn == NULL) {
+			if ((li.conn = dbm_connect(&li.my, err, sizeof(err))) ==
 			    NULL) {
 				if (loginfo_due(&conn_lastlog, time(NULL)))
 					log_warnx("loginfo: %s; again in %d s",
@@ -282,8 +350,8 @@ loginfo_main(void *arg)
 			backoff = LOGINFO_BACKOFF_MIN;
 		}
 
-		ok = loginfo_run(m, &e, err, sizeof(err)) == 0;
-		lost = !ok && dbm_conn_lost(m);
+		ok = loginfo_run(li.conn, &e, err, sizeof(err)) == 0;
+		lost = !ok && dbm_conn_lost(li.conn);
 		pthread_mutex_lock(&li.mtx);
 		if (lost && li.count > 0 &&
 		    ++li.ring[li.head].le_attempts < LOGINFO_ATTEMPTS) {
@@ -293,8 +361,8 @@ loginfo_main(void *arg)
 				log_warnx("loginfo: %s; reconnecting",
 				    log_escape(esc, sizeof(esc), err,
 				    strlen(err)));
-			mysql_close(m);
-			m = NULL;
+			mysql_close(li.conn);
+			li.conn = NULL;
 			continue;
 		}
 		if (ok)
@@ -312,12 +380,13 @@ loginfo_main(void *arg)
 			    strlen(e.le_user)),
 			    log_escape(esc, sizeof(esc), err, strlen(err)));
 		if (lost) {
-			mysql_close(m);
-			m = NULL;
+			mysql_close(li.conn);
+			li.conn = NULL;
 		}
 	}
-	if (m != NULL)
-		mysql_close(m);
+	if (li.conn != NULL)
+		mysql_close(li.conn);
+	li.conn = NULL;
 	mysql_thread_end();
 	pthread_mutex_lock(&li.mtx);
 	li.done = 1;
@@ -351,6 +420,14 @@ loginfo_stop(void)
 	struct timespec	 ts;
 	int		 done;
 
+	if (!li.running && li.respawn) {	/* forked, never restarted */
+		li.respawn = 0;
+		free(li.ring);
+		li.ring = NULL;
+		loginfo_settings_free();
+		dbm_library_end();
+		return;
+	}
 	if (!li.running)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);

@@ -29,6 +29,7 @@
 /* One thread's connection. */
 struct udm_conn {
 	TAILQ_ENTRY(udm_conn)	 uc_entry;
+	struct userdb_mysql	*uc_um;
 	MYSQL			*uc_mysql;	/* NULL: not connected */
 	time_t			 uc_retry;	/* no connect before this */
 };
@@ -82,11 +83,22 @@ udm_settings_free(struct cfg_mysql *my)
 	memset(my, 0, sizeof(*my));
 }
 
-/* A worker that used the library exits: release its library state. */
+/*
+ * A worker that used the library exits (workers_stop(), or the pause
+ * before the drain fork): close its connection and release its library
+ * state, so no connection outlives its thread nor is shared by a fork.
+ */
 static void
 udm_thread_end(void *arg)
 {
-	(void)arg;
+	struct udm_conn		*uc = arg;
+	struct userdb_mysql	*um = uc->uc_um;
+
+	pthread_mutex_lock(&um->um_lock);
+	TAILQ_REMOVE(&um->um_conns, uc, uc_entry);
+	pthread_mutex_unlock(&um->um_lock);
+	udm_conn_drop(uc);
+	free(uc);
 	mysql_thread_end();
 }
 
@@ -144,6 +156,7 @@ udm_conn_get(struct userdb_mysql *um)
 		return uc;
 	if ((uc = calloc(1, sizeof(*uc))) == NULL)
 		return NULL;
+	uc->uc_um = um;
 	if (pthread_setspecific(um->um_key, uc) != 0) {
 		free(uc);
 		return NULL;
@@ -350,8 +363,9 @@ userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
 }
 
 /*
- * Close every connection, the workers' included (they are joined, or
- * idle: no lookup runs). The calling thread's library state goes too.
+ * Close every connection, those of live workers included (they are
+ * idle: no lookup runs; deleting the key means their destructor will
+ * not run for it). The calling thread's library state goes too.
  */
 void
 userdb_mysql_close(struct userdb_mysql *um)

@@ -182,6 +182,24 @@ class LoginfoTest(MySQLCase):
         srv.stop()
         self.assertLess(time.monotonic() - t, 10)
 
+    def test_term_drain_child_logs_too(self):
+        # SIGTERM forks a child that finishes the sessions left; its
+        # logins are logged by a loginfo thread of its own.
+        srv = self.server(conf=self.loginfo_conf(),
+                          users={"joe": "secret", "ann": "pw"})
+        self.timed_login(srv, "joe", "secret")
+        wait_for(lambda: len(self.rows()) == 1, what="the first row")
+        c = srv.connect()
+        c.expect_ok()
+        c.send("USER ann").expect_ok()
+        srv.signal(signal.SIGTERM)
+        srv.proc.wait(10)       # the parent exits at once
+        c.send("PASS pw").expect_ok()
+        c.send("QUIT").expect_ok()
+        rows = wait_for(lambda: len(self.rows()) == 2 and self.rows(),
+                        what="the drain child's row")
+        self.assertEqual(bytes.fromhex(rows[1][0]), b"ann")
+
     def test_unreachable_server_from_the_start(self):
         # A port nobody listens on: every login still fast.
         srv = self.server(conf=self.loginfo_conf(host="127.0.0.1:1"),

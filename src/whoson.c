@@ -183,7 +183,8 @@ whoson_read(evutil_socket_t fd, short what, void *arg)
 			continue;	/* the error is cleared by reading it */
 		}
 		len = (size_t)n;
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		while (len > 0 &&
+		    (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
 			len--;
 		if (len > 0 && buf[0] == '-') {
 			wso.negative++;

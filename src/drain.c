@@ -10,6 +10,7 @@
  */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
@@ -149,12 +150,19 @@ drain_want_fork(void)
 long
 drain_fork(void)
 {
+	sigset_t all, old;
 	pid_t	 pid;
 	int	 saved;
 
 	drain_forkwanted = 0;
 	workers_pause();
 	fflush(NULL);
+	/*
+	 * Until the child has its own signal pipe (event_reinit), a signal
+	 * would be written to the parent's: keep them pending till then.
+	 */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	pid = fork();
 	saved = errno;
 	if (pid > 0) {
@@ -171,6 +179,7 @@ drain_fork(void)
 		systemd_forget();
 		handoff_forget_children();
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (workers_resume() == -1)
 		fatalx("draining: cannot restart worker threads");
 	return pid == -1 ? -1 : 0;

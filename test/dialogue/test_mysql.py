@@ -314,6 +314,18 @@ class UserdbMySQLTest(MySQLCase):
         wait_for(lambda: self._login_ok(srv), timeout=20,
                  what="a login after the restart")
 
+    def test_config_check(self):
+        from pop3test import run_popserv
+        srv = self.mysql_server()
+        rc, out, err = run_popserv("-t", "-C", srv.conf_path)
+        self.assertEqual((rc, out.strip()), (0, "configuration OK"), err)
+        self.db.stop()
+        rc, out, err = run_popserv("-t", "-C", srv.conf_path)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"warning: userdb: mysql: connect to "
+                         r"127\.0\.0\.1:\d+: .*\[SYS/TEMP\]")
+        self.assertNotIn(self.db.password, err)
+
     def _login_ok(self, srv):
         c = srv.connect()
         c.expect_ok()

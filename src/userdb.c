@@ -768,7 +768,7 @@ udfile_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 	if (uf->uf_table == NULL) {
 		userdb_seterr(err, errsz, "%s", uf->uf_error);
 		status = USERDB_TEMPFAIL;
-	} else if (!userdb_name_ok(name) ||
+	} else if (!userdb_name_ok(name) || uf->uf_table->ut_nrecs == 0 ||
 	    (r = bsearch(name, uf->uf_table->ut_recs, uf->uf_table->ut_nrecs,
 	    sizeof(*r), udf_cmp_key)) == NULL)
 		status = USERDB_NOTFOUND;

@@ -60,8 +60,8 @@ static char	*pidfile_path;		/* written by this process */
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: popserv [-i] [-C file] [-b [address][:port]] "
-	    "[-t] [-d] [-V] [-h]\n");
+	fprintf(fp, "usage: popserv [-dhitV] [-b [address][:port]] "
+	    "[-C file]\n");
 }
 
 /* -V: the version and what was compiled in, one item a line. */

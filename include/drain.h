@@ -24,6 +24,8 @@ int	drain_active(void);
  */
 void	drain_term(void);
 int	drain_want_fork(void);
+/* SIGTERM was seen (a second one means: exit now). */
+int	drain_terminating(void);
 /*
  * Pause the workers and fork. In the child (returns 0) the loop is
  * re-initialised, the workers run again and the sessions go on; the

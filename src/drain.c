@@ -29,6 +29,7 @@
 static struct event	*drain_autoclose_ev;
 static time_t		 drain_lastaccept;	/* CLOCK_MONOTONIC seconds */
 static int		 drain_draining;
+static int		 drain_termed;		/* SIGTERM seen */
 static int		 drain_forkwanted;
 
 static time_t	 drain_now(void);
@@ -125,6 +126,13 @@ drain_active(void)
 	return drain_draining;
 }
 
+/* Has SIGTERM already started a drain (here or in the parent)? */
+int
+drain_terminating(void)
+{
+	return drain_termed;
+}
+
 /* SIGTERM: stop accepting, then fork (from main) if sessions are left. */
 void
 drain_term(void)
@@ -135,6 +143,7 @@ drain_term(void)
 	listener_close_all();
 	evtimer_del(drain_autoclose_ev);
 	drain_draining = 1;
+	drain_termed = 1;
 	drain_forkwanted = env->ps_nsessions > 0;
 	event_base_loopbreak(env->ps_base);
 }

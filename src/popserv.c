@@ -234,6 +234,7 @@ inetd_socket(int fd)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1) {
 		fprintf(stderr, "popserv: -i: fd %d is not a socket\n", fd);
+		log_warnx("-i: fd %d is not a socket", fd);
 		return -1;
 	}
 	len = sizeof(listening);
@@ -242,6 +243,8 @@ inetd_socket(int fd)
 	    !listening) {
 		fprintf(stderr, "popserv: -i: fd %d is not a listening stream "
 		    "socket (inetd must use \"wait\" mode)\n", fd);
+		log_warnx("-i: fd %d is not a listening stream socket (inetd "
+		    "must use \"wait\" mode)", fd);
 		return -1;
 	}
 	return 0;
@@ -330,11 +333,11 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)arg;
 	switch (sig) {
 	case SIGTERM:
-		if (!drain_active()) {
+		if (!drain_terminating()) {
 			drain_term();
 			break;
 		}
-		/* Already draining: a second TERM means now. */
+		/* Already draining after a TERM: a second one means now. */
 		/* FALLTHROUGH */
 	case SIGINT:
 		log_info("signal %d: exiting, %u sessions closed", (int)sig,

@@ -151,6 +151,23 @@ class AutoClose(TestCase):
         read_records(srv.recdir)
 
 
+class AutoCloseThenTerm(TestCase):
+
+    def test_term_after_autoclose_still_drains_in_a_child(self):
+        """autoclose has closed the listeners and waits for a session;
+        SIGTERM then makes the process exit at once, the child finishes."""
+        srv = stub_server(self, conf="autoclose 1")
+        c = greet(srv)
+        srv.wait_log(r"autoclose: .*1 sessions left", timeout=5)
+        srv.signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(2), 0)
+        child = drain_pid(srv)
+        self.addCleanup(kill_if_alive, child)
+        login(c).send("QUIT").expect("+OK bye")
+        self.assertTrue(wait_gone(child, 5))
+        read_records(srv.recdir)
+
+
 class TermDrain(TestCase):
     """SIGTERM: listeners closed, the parent exits 0 at once, a child
     finishes the AUTHORIZATION sessions."""

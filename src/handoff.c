@@ -1,12 +1,17 @@
 /*
- * The handoff to popit (SPEC §5). A login is handed over with vfork(), so
- * the cost of starting popit does not grow with the memory popserv holds;
- * between vfork and exec the child makes only raw system calls, since it
- * shares the threaded parent's memory (see STYLE.md on setxid). Children
- * are reaped on the loop, and keep their address's sameaddrmax slot until
- * they exit.
+ * The handoff to popit (SPEC §5). A login is handed over with a clone()
+ * that shares popserv's memory and descriptor table until the child has
+ * copied the few low descriptors it keeps (CLONE_VM | CLONE_VFORK |
+ * CLONE_FILES, then close_range(CLOSE_RANGE_UNSHARE)), so starting popit
+ * costs the same whether popserv holds ten sessions or twenty thousand:
+ * neither its memory nor its descriptor table is copied. Between clone
+ * and exec the child makes only raw system calls, since it shares the
+ * threaded parent's memory (see STYLE.md on setxid). Children are reaped
+ * on the loop, and keep their address's sameaddrmax slot until they exit.
  */
 
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -16,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,11 @@
 
 #define HANDOFF_ENVMAX		8
 #define HANDOFF_ARGMAX		(CONFIG_MAXARGS + 3)
+#define HANDOFF_STACK		(64 * 1024)	/* the clone child's stack */
+
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE	(1U << 1)
+#endif
 
 /* A running popit. */
 struct child {
@@ -43,14 +54,15 @@ struct child {
 	char			 c_user[128];	/* escaped, for the exit log */
 };
 
-/* What the vfork child needs, all prepared before it runs. */
+/* What the clone child needs, all prepared before it runs. */
 struct spawn {
 	const char		*sp_path;
 	char *const		*sp_argv;
 	char *const		*sp_envp;
 	const char		*sp_dir;
-	int			 sp_fd;
+	int			 sp_fd;		/* the client, at a low slot */
 	int			 sp_logfd;
+	int			 sp_keep;	/* copy descriptors below this */
 	int			 sp_setcreds;
 	uid_t			 sp_uid;
 	gid_t			 sp_gid;
@@ -58,7 +70,7 @@ struct spawn {
 	int			 sp_ngroups;
 	const char		*sp_errmsg;	/* for the client */
 	size_t			 sp_errlen;
-	/* Written by the child, read by the parent after vfork returns. */
+	/* Written by the child, read by the parent after clone returns. */
 	volatile const char	*sp_stage;
 	volatile int		 sp_errno;
 };
@@ -68,8 +80,10 @@ static size_t		 child_tabsz;	/* buckets, a power of two */
 static struct event	*handoff_sigchld_ev;
 static struct event	*handoff_log_ev;
 static int		 handoff_logfd = -1;	/* read end */
+static int		 handoff_slot = -1;	/* low descriptor for the client */
+static char		*handoff_stack;		/* top of the child's stack */
 
-static void	 handoff_child(struct spawn *) __attribute__((noreturn));
+static int	 handoff_child(void *) __attribute__((noreturn));
 static void	 handoff_reap(evutil_socket_t, short, void *);
 static void	 handoff_log(evutil_socket_t, short, void *);
 static int	 child_insert(struct child *);
@@ -159,6 +173,29 @@ handoff_init(void)
 	handoff_logfd = sv[0];
 	env->ps_logpipe = sv[1];
 	shutdown(sv[0], SHUT_WR);
+
+	/*
+	 * A low descriptor, taken before any session exists, where each
+	 * client socket is put for the child; between logins it rests on
+	 * the log socket. The child copies only the descriptors below the
+	 * slot and the log socket, however many sessions are open.
+	 */
+	if ((handoff_slot = fcntl(sv[1], F_DUPFD_CLOEXEC, 3)) == -1) {
+		log_warn("handoff slot");
+		return -1;
+	}
+	if (handoff_stack == NULL) {
+		long	 pg = sysconf(_SC_PAGESIZE);
+		char	*p;
+
+		p = mmap(NULL, HANDOFF_STACK + pg, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED || mprotect(p, pg, PROT_NONE) == -1) {
+			log_warn("handoff stack");
+			return -1;
+		}
+		handoff_stack = p + pg + HANDOFF_STACK;	/* grows down */
+	}
 	handoff_log_ev = event_new(env->ps_base, handoff_logfd,
 	    EV_READ | EV_PERSIST, handoff_log, NULL);
 	handoff_sigchld_ev = evsignal_new(env->ps_base, SIGCHLD, handoff_reap,
@@ -230,16 +267,20 @@ handoff_reap(evutil_socket_t sig, short what, void *arg)
 }
 
 /*
- * The vfork child: only raw system calls from here to execve, since the
- * parent's memory and thread list are shared. Failure tells the client
- * and the parent, then _exit(127).
+ * The clone child: only raw system calls from here to execve, since the
+ * parent's memory and thread list are shared. It first takes a private
+ * descriptor table holding only the low descriptors (the client's slot
+ * and the log socket among them), so no cost grows with the sessions
+ * popserv holds. Failure tells the client and the parent, then
+ * _exit(127).
  */
-static void
-handoff_child(struct spawn *sp)
+static int
+handoff_child(void *arg)
 {
+	struct spawn		*sp = arg;
 	struct sigaction	 sa;
 	sigset_t		 none;
-	int			 sig;
+	int			 sig, fd, out = sp->sp_fd;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -247,16 +288,23 @@ handoff_child(struct spawn *sp)
 		(void)sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 
+	sp->sp_stage = "unshare";
+	if (syscall(SYS_close_range, (unsigned int)sp->sp_keep, ~0U,
+	    CLOSE_RANGE_UNSHARE) == -1) {
+		/* Before Linux 5.9: copy the whole table, close the rest. */
+		if (unshare(CLONE_FILES) == -1)
+			goto fail;
+		for (fd = sp->sp_keep; fd < 65536; fd++)
+			(void)close(fd);
+	}
 	sp->sp_stage = "dup2";
 	if (dup2(sp->sp_fd, 0) == -1 || dup2(sp->sp_fd, 1) == -1 ||
 	    dup2(sp->sp_logfd, 2) == -1)
 		goto fail;
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1) {
-		int	 fd;
-
-		for (fd = 3; fd < 65536; fd++)
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
+		for (fd = 3; fd < sp->sp_keep; fd++)
 			(void)close(fd);
-	}
+	out = 1;
 	if (sp->sp_setcreds) {
 		sp->sp_stage = "setgroups";
 		if (syscall(SYS_setgroups, (size_t)sp->sp_ngroups,
@@ -279,7 +327,7 @@ handoff_child(struct spawn *sp)
 	execve(sp->sp_path, sp->sp_argv, sp->sp_envp);
 fail:
 	sp->sp_errno = errno;
-	(void)write(1, sp->sp_errmsg, sp->sp_errlen);
+	(void)write(out, sp->sp_errmsg, sp->sp_errlen);
 	_exit(127);
 }
 
@@ -298,7 +346,7 @@ handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
 	sigset_t	 all, old;
 	size_t		 i, argc = 0;
 	pid_t		 pid;
-	int		 n, flags, saved;
+	int		 n, saved, off = 0;
 
 	log_escape(user, sizeof(user), aj->aj_login, strlen(aj->aj_login));
 	if (aj->aj_folder[0] != '\0')
@@ -346,8 +394,10 @@ handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
 	sp.sp_argv = argv;
 	sp.sp_envp = envp;
 	sp.sp_dir = dir;
-	sp.sp_fd = fd;
+	sp.sp_fd = handoff_slot;
 	sp.sp_logfd = env->ps_logpipe;
+	sp.sp_keep = (handoff_slot > sp.sp_logfd ? handoff_slot :
+	    sp.sp_logfd) + 1;
 	/* A server running under uid/gid, or not as root, cannot switch. */
 	sp.sp_setcreds = cf->cf_uid == -1 && geteuid() == 0;
 	sp.sp_uid = aj->aj_uid;
@@ -364,20 +414,25 @@ handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
 	c->c_peer = aj->aj_peer;
 	snprintf(c->c_user, sizeof(c->c_user), "%s", user);
 
-	/* popit gets the socket in blocking mode. */
-	if ((flags = fcntl(fd, F_GETFL)) != -1)
-		(void)fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	/* popit gets the socket in blocking mode, at the low slot. */
+	(void)ioctl(fd, FIONBIO, &off);
+	if (dup3(fd, handoff_slot, O_CLOEXEC) == -1) {
+		log_warn("handoff: dup3");
+		free(c);
+		goto tempfail;
+	}
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = vfork();
-	if (pid == 0)
-		handoff_child(&sp);
+	pid = clone(handoff_child, handoff_stack, CLONE_VM | CLONE_VFORK |
+	    CLONE_FILES | SIGCHLD, &sp);
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* The slot rests on the log socket again: popserv's copy is fd. */
+	(void)dup3(env->ps_logpipe, handoff_slot, O_CLOEXEC);
 	if (pid == -1) {
 		errno = saved;
-		log_warn("vfork");
+		log_warn("clone");
 		free(c);
 		goto tempfail;
 	}

@@ -447,6 +447,16 @@ main(int argc, char *argv[])
 
 	reload_init(conffile, bind);
 	reload_set_timelimit(cf->cf_timelimit);
+	/*
+	 * Catch signals before the sockets and the pid file exist, so that
+	 * a supervisor that signals as soon as it sees them finds popserv
+	 * ready: they are handled once the loop runs.
+	 */
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		sigev[i] = evsignal_new(env->ps_base, sigs[i], on_signal, NULL);
+		if (sigev[i] == NULL || event_add(sigev[i], NULL) == -1)
+			fatalx("signal events");
+	}
 	if ((env->ps_addrs = addrtab_new()) == NULL ||
 	    (env->ps_penalty = penalty_new(PENALTY_ENTRIES)) == NULL)
 		fatal("address tables");
@@ -476,11 +486,6 @@ main(int argc, char *argv[])
 		fatalx("cannot start worker threads");
 	account_init(env->ps_base, cf);
 
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
-		sigev[i] = evsignal_new(env->ps_base, sigs[i], on_signal, NULL);
-		if (sigev[i] == NULL || event_add(sigev[i], NULL) == -1)
-			fatalx("signal events");
-	}
 	drain_init(env->ps_base);
 	log_info("popserv %s started, %d workers", POPSERV_VERSION,
 	    cf->cf_workers);

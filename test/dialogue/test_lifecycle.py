@@ -217,6 +217,8 @@ class TermDrain(TestCase):
         read_records(srv.recdir)
         self.assertTrue(wait_gone(child, 5), "drain child still running")
         srv.wait_log(r"popserv exiting")
+        # Nobody waits for the child's status: its log must be clean.
+        self.assertNotIn("Sanitizer", srv.log())
 
     def test_pending_checks_and_queue_go_to_the_child(self):
         """Four slow checks on two workers: two run, two wait in the
@@ -244,6 +246,7 @@ class TermDrain(TestCase):
             c.send("QUIT").expect("+OK bye")
         self.assertEqual(len(read_records(srv.recdir, 4)), 4)
         self.assertTrue(wait_gone(child, 5))
+        self.assertNotIn("Sanitizer", srv.log())
 
     def test_running_popit_is_not_touched(self):
         srv = stub_server(self)

@@ -8,8 +8,6 @@
 
 /* Accept fd (non-blocking, close-on-exec) from peer into a new session. */
 void	session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen);
-/* The idle timeout changed (configuration reload). */
-void	session_set_timelimit(int seconds);
 /* Close every session (orderly exit). */
 void	session_close_all(const char *reason);
 /* Number of sessions that wait on a worker. */

@@ -4,9 +4,10 @@
  *
  * Input is never read past the end of a command: each line is found with
  * MSG_PEEK and then read exactly, so whatever the client pipelines after a
- * successful PASS stays in the kernel for popit (SPEC §5). The read event
- * is edge-triggered, so a partial line costs no memory here: the kernel
- * keeps it until the rest arrives.
+ * successful PASS stays in the kernel for popit (SPEC §5). The start of a
+ * line whose end has not come yet is read into a small buffer, never left
+ * in the kernel: the socket buffer holding it could stay charged in full,
+ * with the receive window shut, and the rest of the line would never come.
  */
 
 #include <sys/queue.h>
@@ -61,6 +62,8 @@ struct session {
 	char			*s_user;	/* after USER */
 	char			*s_timestamp;	/* APOP challenge */
 	char			*s_out;
+	char			*s_part;	/* start of an unfinished line */
+	unsigned short		 s_partlen;	/* bytes in s_part */
 	struct auth_job		*s_job;		/* while S_CHECKING */
 	const char		*s_why;		/* close reason after S_FLUSH */
 };
@@ -357,10 +360,15 @@ static void
 session_read(struct session *s)
 {
 	char	 buf[POP3_LINE_MAX + 1];
+	size_t	 have;
 	ssize_t	 n, len;
 
 	while (s->s_state == S_USER || s->s_state == S_PASS) {
-		n = recv(s->s_fd, buf, POP3_LINE_MAX, MSG_PEEK | MSG_DONTWAIT);
+		/* The line so far: what came before, then what the kernel has. */
+		if ((have = s->s_partlen) > 0)
+			memcpy(buf, s->s_part, have);
+		n = recv(s->s_fd, buf + have, POP3_LINE_MAX - have,
+		    MSG_PEEK | MSG_DONTWAIT);
 		if (n == 0) {
 			session_close(s, "eof");
 			return;
@@ -373,21 +381,32 @@ session_read(struct session *s)
 			session_close(s, "read error");
 			return;
 		}
-		len = pop3_line_end(buf, n);
-		if (len == 0) {
-			/* The rest of the line is on its way. */
-			session_idle_arm(s);
-			return;
-		}
+		len = pop3_line_end(buf, have + n);
 		if (len == -1) {
 			session_finish(s, REPLY_TOO_LONG, "line too long");
 			return;
 		}
-		/* Consume exactly this line; what follows stays queued. */
-		if (recv(s->s_fd, buf, len, MSG_DONTWAIT) != len) {
+		if (len == 0) {
+			/* Take the start of the line; the rest is on its way. */
+			if (s->s_part == NULL &&
+			    (s->s_part = malloc(POP3_LINE_MAX)) == NULL) {
+				session_close(s, "out of memory");
+				return;
+			}
+			if (recv(s->s_fd, s->s_part + have, n, MSG_DONTWAIT) != n) {
+				session_close(s, "read error");
+				return;
+			}
+			s->s_partlen = have + n;
+			continue;
+		}
+		/* Consume exactly the rest of this line; what follows stays. */
+		if (recv(s->s_fd, buf + have, len - have, MSG_DONTWAIT) !=
+		    len - (ssize_t)have) {
 			session_close(s, "read error");
 			return;
 		}
+		s->s_partlen = 0;
 		session_clock(&s->s_idle_since);
 		session_line(s, buf, len);
 		if (s->s_state == S_CLOSED || s->s_outlen > 0)
@@ -809,6 +828,7 @@ session_reap(evutil_socket_t fd, short what, void *arg)
 		free(s->s_user);
 		free(s->s_timestamp);
 		free(s->s_out);
+		free(s->s_part);
 		free(s);
 	}
 }

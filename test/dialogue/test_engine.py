@@ -144,6 +144,17 @@ class Apop(TestCase):
         c.send("USER joe").expect_ok()
         c.send("PASS tanstaaf").expect(STUB_OK)
 
+    def test_apop_needs_plaintext_passwords(self):
+        """apop 1 with crypt 1: a warning, and APOP stays off."""
+        srv = stub_server(self, users={"joe": "tanstaaf"}, conf="apop 1")
+        srv.wait_log(r"popserv\.conf:\d+: .*APOP needs plaintext")
+        c, line = greet(srv)
+        self.assertNotIn("<", line)
+        c.send("APOP joe " + apop_digest("<1.1.1@x>", "tanstaaf"))
+        c.expect_err()
+        c.send("USER joe").expect_ok()
+        c.send("PASS tanstaaf").expect(STUB_OK)
+
 
 class Commands(TestCase):
     """Lines, commands and replies before login."""
@@ -299,6 +310,38 @@ class Commands(TestCase):
         c.expect("+OK bye")
         sender.join(10)
         self.assertFalse(sender.is_alive())
+
+    def test_a_long_pipeline_is_served_whole(self):
+        """Tens of thousands of pipelined commands, read as they come:
+        popserv must not stall half-way (e.g. on a zero TCP window while
+        it leaves the start of a line in the kernel)."""
+        n = 40000
+        c, _ = greet(self.srv)
+        sender = threading.Thread(
+            target=c.sock.sendall,
+            args=(b"NOOP\r\n" * n + b"QUIT\r\n",), daemon=True)
+        sender.start()
+        data = bytearray(c.buf)
+        deadline = time.monotonic() + 60
+        while not data.endswith(b"\n") or data.count(b"\n") <= n:
+            left = deadline - time.monotonic()
+            self.assertGreater(left, 0, "%d of %d replies"
+                               % (data.count(b"\n"), n + 1))
+            c.sock.settimeout(min(left, 10))
+            try:
+                chunk = c.sock.recv(1 << 20)
+            except socket.timeout:
+                self.fail("stalled after %d of %d replies"
+                          % (data.count(b"\n"), n + 1))
+            if not chunk:
+                break
+            data += chunk
+        lines = bytes(data).split(b"\r\n")
+        self.assertEqual(lines[-1], b"")
+        self.assertEqual(len(lines), n + 2)
+        self.assertTrue(all(l.startswith(b"-ERR ") for l in lines[:n]))
+        self.assertTrue(lines[n].startswith(b"+OK"), lines[n])
+        sender.join(10)
 
     def test_maxfails(self):
         srv = stub_server(self, conf="maxfails 3")

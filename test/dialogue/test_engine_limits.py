@@ -10,6 +10,7 @@ import os
 import resource
 import signal
 import socket
+import threading
 import time
 import unittest
 
@@ -135,6 +136,29 @@ class TimeLimit(TestCase):
         c.send("PASS wrong").expect(AUTH_FAILED)
         c.send("USER joe").expect_ok()
         c.send("PASS secret").expect(STUB_OK)
+
+    def test_client_that_never_reads_is_closed(self):
+        """Replies pile up unread: the write wait has the limit too."""
+        srv = stub_server(self, conf="timelimit 2")
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect((srv.host, srv.port))
+        self.addCleanup(s.close)
+        t0 = time.monotonic()
+        sender = threading.Thread(target=self.send_quietly,
+                                  args=(s, b"CAPA\r\n" * 20000),
+                                  daemon=True)
+        sender.start()
+        srv.wait_log(r"result=timeout", timeout=10)
+        self.assertLess(time.monotonic() - t0, 2 + 3)
+        self.assertIsNone(srv.proc.poll())
+
+    @staticmethod
+    def send_quietly(s, data):
+        try:
+            s.sendall(data)
+        except OSError:
+            pass
 
 
 class SameAddrMax(TestCase):

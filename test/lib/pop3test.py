@@ -28,6 +28,10 @@ SOURCE_DIR = os.environ.get("POPSERV_SOURCE_DIR",
                             os.path.join(os.path.dirname(__file__), "..", ".."))
 TIMEOUT = 10.0
 TEST_UID = TEST_GID = 65534
+# What AddressSanitizer, LeakSanitizer and UBSan print on a finding.
+SANITIZER_REPORT = re.compile(r"ERROR: (?:Address|Leak)Sanitizer|"
+                              r"runtime error: ")
+STOP_TIMEOUT = TIMEOUT
 
 
 def chown_tree(path, uid, gid):
@@ -177,6 +181,7 @@ class Server:
         self.conf_path = os.path.join(self.dir, "popserv.conf")
         self.userfile = os.path.join(self.dir, "passwd")
         self.log_path = os.path.join(self.dir, "popserv.log")
+        self.log_checked = 0            # bytes searched for reports
         self.proc = None
         self.args = list(args)
         self.crypt = crypt
@@ -291,27 +296,54 @@ class Server:
         self.proc.send_signal(sig)
 
     def stop(self):
-        """Stop popserv (SIGINT: immediate orderly exit); returns its code."""
+        """Stop popserv (SIGINT: immediate orderly exit); returns its code.
+
+        Raises AssertionError when popserv's log (which popit's stderr
+        and a TERM drain child share) holds a sanitizer report that no
+        earlier stop() has raised for: an ASan, LSan or UBSan finding at
+        exit fails the test that caused it, even when its exit status is
+        not looked at.
+        """
         if self.proc is None:
+            self.check_sanitizers()
             return None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(TIMEOUT)
+                self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.logf.close()
+        self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """Raise AssertionError for a new sanitizer report in the log."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self.log_checked)
+                raw = f.read()
+        except FileNotFoundError:
+            return
+        self.log_checked += len(raw)
+        text = raw.decode("utf-8", "replace")
+        m = SANITIZER_REPORT.search(text)
+        if m:
+            start = text.rfind("\n", 0, m.start()) + 1
+            raise AssertionError("sanitizer report in popserv's log:\n"
+                                 + text[start:start + 4000])
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.stop()
-        if exc[0] is not None and os.environ.get("POPSERV_TEST_VERBOSE"):
-            print(self.log())
-        self.tmp.cleanup()
+        try:
+            self.stop()
+        finally:
+            if exc[0] is not None and os.environ.get("POPSERV_TEST_VERBOSE"):
+                print(self.log())
+            self.tmp.cleanup()
 
 
 class TestCase(unittest.TestCase):

@@ -109,17 +109,22 @@ def settle(srv):
     srv.wait_log(r"session=1 ip=\S+ user=\"[^\"]*\" result=\S+")
 
 
-def wait_log_count(srv, pattern, n, timeout=10):
-    """Wait until at least n log lines match the regex; returns them."""
+def log_mark(srv):
+    """Where the log ends now, for wait_log_since()."""
+    return len(log_bytes(srv))
+
+
+def wait_log_since(srv, mark, pattern, timeout=10):
+    """Wait until the log after mark matches the regex; returns the match."""
     rx = re.compile(pattern)
     deadline = time.monotonic() + timeout
     while True:
-        found = [l for l in srv.log().splitlines() if rx.search(l)]
-        if len(found) >= n:
-            return found
+        m = rx.search(log_bytes(srv)[mark:].decode("utf-8", "replace"))
+        if m:
+            return m
         if time.monotonic() > deadline:
-            raise AssertionError("%d of %d log lines match %r in:\n%s"
-                                 % (len(found), n, pattern, srv.log()))
+            raise AssertionError("no log line since the mark matches %r "
+                                 "in:\n%s" % (pattern, srv.log()))
         time.sleep(0.02)
 
 
@@ -160,5 +165,5 @@ def nothing_pending(c, wait=0.0):
 
 __all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR",
            "STUB", "STUB_OK", "TestCase", "gensalt", "greet", "hash_with",
-           "log_bytes", "nothing_pending", "records", "settle",
-           "slow_yescrypt", "stub_server", "wait_log_count"]
+           "log_bytes", "log_mark", "nothing_pending", "records", "settle",
+           "slow_yescrypt", "stub_server", "wait_log_since"]

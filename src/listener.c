@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -28,6 +29,7 @@
 #include "session.h"
 
 #define LISTENER_BACKOFF_MS	100	/* after EMFILE/ENFILE */
+#define LISTENER_WARN_EVERY	60	/* seconds between shortage warnings */
 
 struct listener {
 	TAILQ_ENTRY(listener)	 l_entry;
@@ -43,6 +45,8 @@ TAILQ_HEAD(listenerq, listener);
 static struct listenerq	 listeners = TAILQ_HEAD_INITIALIZER(listeners);
 static int		 listener_paused;	/* events removed */
 static int		 listener_fd_shortage;	/* waiting for the timer */
+static unsigned long	 listener_fd_retries;	/* failed for it, this spell */
+static time_t		 listener_fd_warned;	/* monotonic seconds */
 static struct event	*listener_timer;
 
 static int	 listener_bind(const struct cfg_addr *);
@@ -56,6 +60,7 @@ static void	 listener_accept(evutil_socket_t, short, void *);
 static void	 listener_pause(void);
 static void	 listener_resume(void);
 static void	 listener_retry(evutil_socket_t, short, void *);
+static void	 listener_shortage(void);
 
 /* Open, bind and listen on one address; returns the descriptor or -1. */
 static int
@@ -370,7 +375,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			case ENOBUFS:
 			case ENOMEM:
 				/* Back off instead of spinning. */
-				log_warn("accept");
+				listener_shortage();
 				listener_fd_shortage = 1;
 				listener_pause();
 				return;
@@ -380,8 +385,37 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 				return;
 			}
 		}
+		if (listener_fd_retries > 0) {
+			log_info("accepting again after %lu retries for want "
+			    "of descriptors or memory", listener_fd_retries);
+			listener_fd_retries = 0;
+		}
 		drain_accepted();
 		session_accept(s, (struct sockaddr *)&ss, len);
+	}
+}
+
+/*
+ * accept() failed for want of descriptors or memory (errno says which):
+ * warn when the shortage starts and then once a minute, not at every
+ * retry, so that a server held at its limit does not flood the log.
+ */
+static void
+listener_shortage(void)
+{
+	struct timespec	 now;
+	int		 saved = errno;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	errno = saved;
+	if (listener_fd_retries++ == 0 ||
+	    now.tv_sec - listener_fd_warned >= LISTENER_WARN_EVERY) {
+		if (listener_fd_retries == 1)
+			log_warn("accept");
+		else
+			log_warn("accept (still, %lu retries)",
+			    listener_fd_retries);
+		listener_fd_warned = now.tv_sec;
 	}
 }
 

@@ -166,11 +166,13 @@ class Server:
     conf: extra configuration lines (str). users: name -> password, or
     name -> dict(password=, uid=, gid=, home=, hashed=). maildirs: name ->
     list of messages (bytes) for that user's Maildir under its home.
+    preexec: a function run in the child before popserv is exec'd (to
+    set resource limits).
     """
 
     def __init__(self, conf="", users=None, maildirs=None, crypt=True,
                  port=None, host="127.0.0.1", args=(), popit=None,
-                 bind=True, start=True):
+                 bind=True, start=True, preexec=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="popserv-test-")
         self.dir = self.tmp.name
         os.chmod(self.dir, 0o755)       # popit runs as the test user
@@ -184,6 +186,7 @@ class Server:
         self.log_checked = 0            # bytes searched for reports
         self.proc = None
         self.args = list(args)
+        self.preexec = preexec          # Popen's preexec_fn (limits)
         self.crypt = crypt
         self.users = {}
         self.write_users(users or {}, maildirs or {})
@@ -242,7 +245,7 @@ class Server:
         self.proc = subprocess.Popen(
             [POPSERV, "-d", "-C", self.conf_path, *self.args],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
-            cwd=self.dir)
+            cwd=self.dir, preexec_fn=self.preexec)
         deadline = time.monotonic() + TIMEOUT
         while True:
             if self.proc.poll() is not None:

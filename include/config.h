@@ -84,6 +84,7 @@ struct config {
 	int			 cf_sameaddrmax;	/* 0: no limit */
 	int			 cf_maxconn;
 	int			 cf_faildelay;	/* seconds */
+	int			 cf_checktimeout;	/* seconds a check may take */
 	int			 cf_maxfails;
 	int			 cf_failpenalty;
 	struct cfg_cidr		 cf_trusted[CONFIG_MAXTRUSTED];

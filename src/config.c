@@ -123,6 +123,7 @@ static const struct cfdir cfdirs[] = {
 	    CF(cf_autoclose), 0, CONFIG_MAXDURATION, NULL },
 	{ "bindtls",		cfd_bindtls,	0, 0, 0, CONFIG_DEFPORT_POP3S },
 	{ "bindto",		cfd_bindto,	0, 0, 0, CONFIG_DEFPORT_POP3 },
+	{ "checktimeout",	cfd_duration,	CF(cf_checktimeout), 1, 300, NULL },
 	{ "crypt",		cfd_bool,	CF(cf_crypt), 0, 1, NULL },
 	{ "faildelay",		cfd_duration,	CF(cf_faildelay), 0, 60, NULL },
 	{ "failpenalty",	cfd_bool,
@@ -267,6 +268,7 @@ config_default(void)
 	cf->cf_sameaddrmax = 0;
 	cf->cf_maxconn = 10000;
 	cf->cf_faildelay = 2;
+	cf->cf_checktimeout = 30;
 	cf->cf_maxfails = 3;
 	cf->cf_failpenalty = 1;
 	cf->cf_popit = strdup(POPSERV_POPIT_PATH);

@@ -94,8 +94,10 @@ static void	 session_want_read(struct session *);
 static void	 session_clock(struct timeval *);
 static void	 session_idle_arm(struct session *);
 static void	 session_want_write(struct session *);
-static void	 session_want_timer(struct session *, int);
-static void	 session_want_nothing(struct session *);
+static void	 session_want_timer(struct session *, int,
+		    void (*)(evutil_socket_t, short, void *));
+static void	 session_check_timeout(evutil_socket_t, short, void *);
+static void	 session_tempfail(struct session *, enum reply);
 static int	 session_send(struct session *, const char *, size_t);
 static int	 session_reply(struct session *, enum reply);
 static void	 session_close(struct session *, const char *);
@@ -326,22 +328,19 @@ session_want_write(struct session *s)
 	event_add(&s->s_ev, env->ps_idle_tv);
 }
 
-/* Wait for seconds, reading nothing (the failure delay). */
+/*
+ * Wait for seconds, reading nothing: the failure delay, or the deadline
+ * of a check a worker has.
+ */
 static void
-session_want_timer(struct session *s, int seconds)
+session_want_timer(struct session *s, int seconds,
+    void (*cb)(evutil_socket_t, short, void *))
 {
 	struct timeval	 tv = { seconds, 0 };
 
 	event_del(&s->s_ev);
-	event_assign(&s->s_ev, env->ps_base, -1, 0, session_delay_done, s);
+	event_assign(&s->s_ev, env->ps_base, -1, 0, cb, s);
 	event_add(&s->s_ev, &tv);
-}
-
-/* Wait for nothing on the socket (a worker has the session). */
-static void
-session_want_nothing(struct session *s)
-{
-	event_del(&s->s_ev);
 }
 
 /* Socket events: input, room to write, or the idle limit. */
@@ -660,6 +659,7 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 		auth_job_free(aj);
 		env->ps_stats.st_tempfails++;
 		log_warnx("session=%llx worker queue full", s->s_id);
+		/* From within session_read(), which reads on. */
 		session_enter_state(s, S_USER);
 		session_reply(s, REPLY_TEMP_BUSY);
 		return;
@@ -667,7 +667,8 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 	aj->aj_session = s;
 	s->s_job = aj;
 	session_enter_state(s, S_CHECKING);
-	session_want_nothing(s);
+	/* A database that never answers must not hang the client. */
+	session_want_timer(s, cf->cf_checktimeout, session_check_timeout);
 }
 
 /* On the loop: a worker has answered. */
@@ -698,15 +699,50 @@ session_auth_done(struct work *w)
 		    "reason=\"%s\"", s->s_id, session_ip(s, ip, sizeof(ip)),
 		    log_escape(user, sizeof(user), aj->aj_login,
 		    strlen(aj->aj_login)), aj->aj_reason);
-		session_enter_state(s, S_USER);
-		if (session_reply(s, REPLY_TEMP_USERDB) == 0 &&
-		    s->s_outlen == 0) {
-			session_want_read(s);
-			session_read(s);
-		}
+		session_tempfail(s, REPLY_TEMP_USERDB);
 		break;
 	}
 	auth_job_free(aj);
+}
+
+/*
+ * The check has not come back within checktimeout seconds: answer
+ * [SYS/TEMP] and let the client try again. The job runs on; its result
+ * is dropped when it comes (aj_session is NULL).
+ */
+static void
+session_check_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct session	*s = arg;
+	char		 ip[64];
+
+	(void)fd;
+	(void)what;
+	env->ps_stats.st_tempfails++;
+	log_warnx("session=%llx ip=%s result=tempfail reason=\"no answer from "
+	    "the user database in %d s\"", s->s_id,
+	    session_ip(s, ip, sizeof(ip)), env->ps_conf->cf_checktimeout);
+	if (s->s_job != NULL) {
+		s->s_job->aj_session = NULL;
+		s->s_job = NULL;
+	}
+	free(s->s_user);
+	s->s_user = NULL;
+	session_tempfail(s, REPLY_TEMP_USERDB);
+}
+
+/*
+ * A temporary failure found outside session_read() (a worker's answer,
+ * the check deadline): say so, and wait for the next command.
+ */
+static void
+session_tempfail(struct session *s, enum reply r)
+{
+	session_enter_state(s, S_USER);
+	if (session_reply(s, r) == 0 && s->s_outlen == 0) {
+		session_want_read(s);
+		session_read(s);
+	}
 }
 
 /*
@@ -741,7 +777,7 @@ session_fail(struct session *s, const char *login, const char *reason)
 	s->s_user = NULL;
 	session_enter_state(s, S_DELAY);
 	if (delay > 0)
-		session_want_timer(s, delay);
+		session_want_timer(s, delay, session_delay_done);
 	else
 		session_delay_done(-1, EV_TIMEOUT, s);
 }

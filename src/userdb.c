@@ -796,7 +796,9 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 	ssize_t		 n;
 	int		 fd, saved;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO put in the file's place must not block. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
 		saved = errno;
 		userdb_seterr(err, errsz, "%s", strerror(saved));
 		errno = saved;

@@ -220,6 +220,7 @@ test_defaults(void **state)
 	assert_int_equal(cf->cf_sameaddrmax, 0);
 	assert_int_equal(cf->cf_maxconn, 10000);
 	assert_int_equal(cf->cf_faildelay, 2);
+	assert_int_equal(cf->cf_checktimeout, 30);
 	assert_int_equal(cf->cf_maxfails, 3);
 	assert_int_equal(cf->cf_failpenalty, 1);
 	assert_int_equal(cf->cf_ntrusted, 0);
@@ -342,8 +343,10 @@ test_durations_booleans_good(void **state)
 
 	(void)state;
 	cf = load("timelimit 10m\nautoclose 1h\nfaildelay 0\n"
-	    "crypt no\napop yes\nfailpenalty 0\nplaintext 0\n", &m);
+	    "crypt no\napop yes\nfailpenalty 0\nplaintext 0\n"
+	    "checktimeout 2m\n", &m);
 	assert_non_null(cf);
+	assert_int_equal(cf->cf_checktimeout, 120);
 	assert_int_equal(cf->cf_timelimit, 600);
 	assert_int_equal(cf->cf_autoclose, 3600);
 	assert_int_equal(cf->cf_faildelay, 0);
@@ -573,6 +576,8 @@ test_bad_values(void **state)
 		{ "bindtls 1.2.3", "bindtls", "not a numeric" },
 		{ "crypt maybe", "crypt", "not a boolean" },
 		{ "faildelay 61", "faildelay", "out of range" },
+		{ "checktimeout 0", "checktimeout", "out of range" },
+		{ "checktimeout 5m1", "checktimeout", "not a duration" },
 		{ "faildelay -1", "faildelay", "not a duration" },
 		{ "failpenalty 2", "failpenalty", "not a boolean" },
 		{ "folder ([a-z]", "folder", "bad regex" },

@@ -711,9 +711,10 @@ hash_mode(const char *password, unsigned long n, const char *prefix)
 	struct lat		 l = { NULL, 0, 0 };
 	char			 setting[CRYPT_GENSALT_OUTPUT_SIZE];
 	char			 hash[CRYPT_OUTPUT_SIZE];
+	struct timespec		 c0, c1;
 	uint64_t		 t;
 	unsigned long		 i;
-	double			 sum = 0;
+	double			 sum = 0, cpu;
 
 	if ((cd = calloc(1, sizeof(*cd))) == NULL)
 		return 1;
@@ -726,6 +727,7 @@ hash_mode(const char *password, unsigned long n, const char *prefix)
 		return 1;
 	}
 	snprintf(hash, sizeof(hash), "%s", cd->output);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
 	for (i = 0; i < n; i++) {
 		t = now_ns();
 		if (crypt_rn(password, hash, cd, sizeof(*cd)) == NULL)
@@ -734,10 +736,14 @@ hash_mode(const char *password, unsigned long n, const char *prefix)
 		sum += (double)t / 1e6;
 		lat_add(&l, t);
 	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e3 +
+	    (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
 	qsort(l.l_v, l.l_n, sizeof(uint32_t), lat_cmp);
 	printf("done mode=hash hash=%s ops=%lu mean_ms=%.3f p50_ms=%.3f "
-	    "min_ms=%.3f max_ms=%.3f\n", hash, n, n ? sum / (double)n : 0.0,
-	    lat_pct(&l, 50), lat_pct(&l, 0), lat_pct(&l, 100));
+	    "min_ms=%.3f max_ms=%.3f cpu_ms=%.3f\n", hash, n,
+	    n ? sum / (double)n : 0.0, lat_pct(&l, 50), lat_pct(&l, 0),
+	    lat_pct(&l, 100), n ? cpu / (double)n : 0.0);
 	free(cd);
 	free(l.l_v);
 	return 0;

@@ -119,6 +119,15 @@ def kernel_slab_kb():
     return 0
 
 
+def cpu_busy():
+    """(busy seconds of all CPUs, monotonic time) from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal ...
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] if len(v) > 7 else 0)
+    return busy / CLK_TCK, time.monotonic()
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return f.read().split()[0]
@@ -383,13 +392,21 @@ class Bench:
 
     def logins(self, srv, conns, label):
         c0 = srv.cpu()
+        b0, t0 = cpu_busy()
         r = popload("login", srv.port, conns=conns, duration=self.dur)
+        b1, t1 = cpu_busy()
         c1 = srv.cpu()
         self.settle()
-        r["cpu_server_us"] = ((c1["server"] - c0["server"]) * 1e6
-                              / max(r["ops"], 1))
-        r["cpu_children_us"] = ((c1["children"] - c0["children"]) * 1e6
-                                / max(r["ops"], 1))
+        ops = max(r["ops"], 1)
+        r["cpu_server_us"] = (c1["server"] - c0["server"]) * 1e6 / ops
+        r["cpu_children_us"] = (c1["children"] - c0["children"]) * 1e6 / ops
+        ours = (r["cpu_server_us"] + r["cpu_children_us"] +
+                r["cpu_load_us"]) * ops / 1e6
+        # What the machine had left for us: CPUs, less what other
+        # processes (other jobs on a shared machine) took meanwhile.
+        r["cpus_busy"] = (b1 - b0) / (t1 - t0)
+        r["cpus_others"] = max(0.0, r["cpus_busy"] - ours / (t1 - t0))
+        r["cpu_total_us"] = ours * 1e6 / ops
         self.results[label] = r
         return r
 
@@ -429,6 +446,12 @@ class Bench:
                          "%.0f + %.0f + %.0f" % (r["cpu_server_us"],
                                                  r["cpu_children_us"],
                                                  r["cpu_load_us"]))
+                self.row(name, "CPUs taken by other processes meanwhile; "
+                         "logins/s if all %d were ours, %d clients"
+                         % (os.cpu_count(), conns),
+                         "%.2f; %.0f" % (r["cpus_others"],
+                                         os.cpu_count() * 1e6 /
+                                         r["cpu_total_us"]))
                 self.errors(name, r)
             if holder is not None:
                 done = holder.stop()

@@ -140,6 +140,19 @@ class Dovecot:
         from run_bench import children_of
         return [self.proc.pid] + children_of(self.proc.pid)
 
+    def cpu(self):
+        """CPU seconds of the whole tree: the processes alive now, and
+        those the master has reaped (its cutime + cstime)."""
+        from run_bench import cpu_seconds
+        own, reaped = cpu_seconds(self.proc.pid)
+        total = own + reaped
+        for pid in self.pids()[1:]:
+            try:
+                total += cpu_seconds(pid)[0]
+            except OSError:
+                pass            # gone meanwhile: in the master's cutime
+        return {"server": total, "children": 0.0}
+
     def describe(self):
         return "%s, pop3-login service_count=0 process_min_avail=2, %s" % (
             self.version, "post-login processes reused (service_count=0)"

@@ -445,13 +445,18 @@ class Bench:
                          "popload, %d clients" % conns,
                          "%.0f + %.0f + %.0f" % (r["cpu_server_us"],
                                                  r["cpu_children_us"],
-                                                 r["cpu_load_us"]))
+                                                 r["cpu_load_us"]),
+                         dovecot=dr and "%.0f (all processes) + %.0f" % (
+                             dr["cpu_server_us"], dr["cpu_load_us"]))
                 self.row(name, "CPUs taken by other processes meanwhile; "
                          "logins/s if all %d were ours, %d clients"
                          % (os.cpu_count(), conns),
                          "%.2f; %.0f" % (r["cpus_others"],
                                          os.cpu_count() * 1e6 /
-                                         r["cpu_total_us"]))
+                                         r["cpu_total_us"]),
+                         dovecot=dr and "%.2f; %.0f" % (
+                             dr["cpus_others"],
+                             os.cpu_count() * 1e6 / dr["cpu_total_us"]))
                 self.errors(name, r)
             if holder is not None:
                 done = holder.stop()
@@ -466,16 +471,20 @@ class Bench:
                      "%.0f -> %.0f (%.0f%%)" % (r3["rate"], r4["rate"],
                                                 100 * ratio),
                      ">= 90%", ratio >= 0.9)
+            c3 = r3["cpu_server_us"] + r3["cpu_children_us"]
+            c4 = r4["cpu_server_us"] + r4["cpu_children_us"]
+            self.row("handoff", "popserv + popit CPU per login, small -> "
+                     "10k idle (us, 64 clients)", "%.0f -> %.0f (%.0f%%)"
+                     % (c3, c4, 100 * c4 / c3 if c3 else 0))
 
     def dovecot_logins(self, dv, conns, scen):
         holder = IdleHolder(dv.port, 10000) if scen == 4 else None
         try:
-            r = popload("login", dv.port, conns=conns, duration=self.dur)
+            r = self.logins(dv, conns, "dovecot_login%d_%d" % (scen, conns))
         finally:
             if holder is not None:
                 holder.stop()
-            self.settle()
-        self.results["dovecot_login%d_%d" % (scen, conns)] = r
+                self.settle()
         return r
 
     # 5 -- greeting latency while every worker hashes yescrypt

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 
 #define POP3_LINE_MAX	255	/* octets, CRLF included (RFC 2449 §4) */
+/* A SASL response line after "+ " (RFC 5034 §4 sets no 255 limit). */
+#define POP3_SASL_LINE_MAX	1026	/* 1024 base64 characters, CRLF */
 
 enum pop3_cmd {
 	POP3_CMD_UNKNOWN = 0,
@@ -53,6 +55,8 @@ struct pop3_line {
  * POP3_LINE_MAX octets.
  */
 ssize_t		 pop3_line_end(const char *buf, size_t len);
+/* The same with another limit: a SASL response line (RFC 5034 §4). */
+ssize_t		 pop3_line_end_max(const char *buf, size_t len, size_t max);
 
 /*
  * Parse one line of len octets (its LF included, as found by

@@ -21,6 +21,11 @@ struct popserv_stats {
 	uint64_t	 st_timeouts;
 	uint64_t	 st_spawned;
 	uint64_t	 st_spawn_failed;
+	uint64_t	 st_tls;		/* handshakes done */
+	uint64_t	 st_tls_failed;
+	uint64_t	 st_relayed;		/* TLS logins relayed */
+	uint64_t	 st_ktls;		/* TLS logins with kernel TLS */
+	uint64_t	 st_proxied;		/* PROXY headers taken */
 };
 
 struct popserv {
@@ -32,6 +37,7 @@ struct popserv {
 	const struct timeval	*ps_idle_tv;	/* timelimit, common timeout */
 	unsigned int		 ps_nsessions;	/* AUTHORIZATION sessions */
 	unsigned int		 ps_nchildren;	/* running popits */
+	unsigned int		 ps_nrelays;	/* TLS relays (relay.c) */
 	int			 ps_logpipe;	/* popit's stderr, write end */
 	struct popserv_stats	 ps_stats;
 };

@@ -22,7 +22,20 @@ enum reply {
 	REPLY_NOT_AUTHED,	/* -ERR transaction command before login */
 	REPLY_NO_APOP,		/* -ERR APOP not enabled */
 	REPLY_NOT_SUPPORTED,	/* -ERR command not supported here */
+	REPLY_OK_STLS,		/* +OK, then the TLS handshake */
+	REPLY_TLS_ACTIVE,	/* -ERR STLS when TLS is on already */
+	REPLY_NEED_TLS,		/* -ERR [AUTH] plaintext login refused */
+	REPLY_AUTH_LIST,	/* AUTH alone: +OK, PLAIN, . */
+	REPLY_AUTH_LIST_NONE,	/* AUTH alone, no mechanism offered here */
+	REPLY_SASL_MECH,	/* -ERR an unknown SASL mechanism */
+	REPLY_SASL_CONT,	/* "+ ": send the response */
+	REPLY_SASL_CANCEL,	/* -ERR after "*" */
+	REPLY_SASL_BAD,		/* -ERR not base64, or not a PLAIN message */
 };
+
+/* What CAPA lists beside the fixed items (SPEC §3, §9). */
+#define CAPA_STLS	0x01	/* STLS: TLS configured, not on yet */
+#define CAPA_LOGIN	0x02	/* USER and SASL PLAIN: logins allowed here */
 
 /* The reply line, CRLF included. */
 const char	*reply_text(enum reply);
@@ -34,7 +47,8 @@ size_t		 reply_len(enum reply);
  * Returns its length, or -1 if it does not fit.
  */
 int		 reply_greeting(char *buf, size_t bufsz, const char *timestamp);
-/* The CAPA response, multi-line, for this configuration. */
-int		 reply_capa(char *buf, size_t bufsz, const struct config *);
+/* The CAPA response, multi-line, with the CAPA_* items in flags. */
+int		 reply_capa(char *buf, size_t bufsz, const struct config *,
+		    unsigned int flags);
 
 #endif

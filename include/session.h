@@ -37,8 +37,12 @@ struct session_io {
 /* The plain socket: recv(MSG_PEEK), recv() and send(), non-blocking. */
 extern const struct session_io session_io_plain;
 
-/* Accept fd (non-blocking, close-on-exec) from peer into a new session. */
-void	session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen);
+/*
+ * Accept fd (non-blocking, close-on-exec) from peer into a new session;
+ * tls: from a bindtls listener (TLS starts at once).
+ */
+void	session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen,
+	    int tls);
 /*
  * Start a session on fd (-1: the transport needs none) for a client at
  * peer, counted toward sameaddrmax, and send the greeting through io.

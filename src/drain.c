@@ -2,7 +2,9 @@
  * Stopping without dropping a login. After SIGTERM, or after autoclose
  * seconds without a new connection, the listening sockets are closed and
  * the process exits once its last AUTHORIZATION session has ended (a
- * login handed to popit has ended here too). SIGTERM forks first, so
+ * login handed to popit has ended here too) and its last TLS relay is
+ * done (a relayed popit needs this process till the end). SIGTERM forks
+ * first, so
  * that a supervisor sees the service stop at once while the child
  * finishes the sessions: the workers are paused (running checks finish,
  * queued ones stay queued) so the process has a single thread when it
@@ -35,6 +37,14 @@ static int		 drain_forkwanted;
 static time_t	 drain_now(void);
 static void	 drain_autoclose(evutil_socket_t, short, void *);
 static void	 drain_autoclose_arm(void);
+static unsigned int drain_left(void);
+
+/* What keeps the process: sessions, and TLS relays to running popits. */
+static unsigned int
+drain_left(void)
+{
+	return env->ps_nsessions + env->ps_nrelays;
+}
 
 /* Seconds on the monotonic clock. */
 static time_t
@@ -104,18 +114,19 @@ drain_autoclose(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_info("autoclose: no connection for %d s, closing the listening "
-	    "sockets; %u sessions left", limit, env->ps_nsessions);
+	    "sockets; %u sessions left, %u relays", limit, env->ps_nsessions,
+	    env->ps_nrelays);
 	systemd_notify("STOPPING=1");
 	listener_close_all();
 	drain_draining = 1;
 	drain_check();
 }
 
-/* Leave the loop when draining and the last session is gone. */
+/* Leave the loop when draining and the last session and relay are gone. */
 void
 drain_check(void)
 {
-	if (drain_draining && env->ps_nsessions == 0)
+	if (drain_draining && drain_left() == 0)
 		event_base_loopbreak(env->ps_base);
 }
 
@@ -137,14 +148,14 @@ drain_terminating(void)
 void
 drain_term(void)
 {
-	log_info("SIGTERM: closing the listening sockets, %u sessions left",
-	    env->ps_nsessions);
+	log_info("SIGTERM: closing the listening sockets, %u sessions left, "
+	    "%u relays", env->ps_nsessions, env->ps_nrelays);
 	systemd_notify("STOPPING=1");
 	listener_close_all();
 	evtimer_del(drain_autoclose_ev);
 	drain_draining = 1;
 	drain_termed = 1;
-	drain_forkwanted = env->ps_nsessions > 0;
+	drain_forkwanted = drain_left() > 0;
 	event_base_loopbreak(env->ps_base);
 }
 
@@ -152,7 +163,7 @@ drain_term(void)
 int
 drain_want_fork(void)
 {
-	return drain_forkwanted && env->ps_nsessions > 0;
+	return drain_forkwanted && drain_left() > 0;
 }
 
 /* Fork the drain child: see drain.h. */
@@ -175,8 +186,8 @@ drain_fork(void)
 	pid = fork();
 	saved = errno;
 	if (pid > 0) {
-		log_info("draining %u sessions in pid %ld", env->ps_nsessions,
-		    (long)pid);
+		log_info("draining %u sessions in pid %ld, %u relays",
+		    env->ps_nsessions, (long)pid, env->ps_nrelays);
 		return pid;
 	}
 	if (pid == -1) {

@@ -36,8 +36,15 @@ struct listener {
 	struct event		 l_ev;
 	int			 l_fd;
 	int			 l_adopted;	/* from inetd or systemd */
-	struct cfg_addr		 l_addr;	/* bound from bindto */
-	char			 l_name[128];
+	int			 l_tls;		/* bindtls: TLS at once */
+	struct cfg_addr		 l_addr;	/* bound from bindto/bindtls */
+	char			 l_name[160];
+};
+
+/* A socket a configuration asks for. */
+struct listener_want {
+	const struct cfg_addr	*lw_addr;
+	int			 lw_tls;
 };
 
 TAILQ_HEAD(listenerq, listener);
@@ -50,9 +57,9 @@ static time_t		 listener_fd_warned;	/* monotonic seconds */
 static struct event	*listener_timer;
 
 static int	 listener_bind(const struct cfg_addr *);
-static int	 listener_add(int, const struct cfg_addr *, const char *);
-static size_t	 listener_addrs(const struct config *, struct cfg_addr *,
-		    const struct cfg_addr **);
+static int	 listener_add(int, const struct cfg_addr *, int, const char *);
+static size_t	 listener_wants(const struct config *, struct cfg_addr *,
+		    struct listener_want *);
 static int	 listener_addr_eq(const struct cfg_addr *,
 		    const struct cfg_addr *);
 static void	 listener_free(struct listener *);
@@ -126,7 +133,7 @@ listener_bind(const struct cfg_addr *ca)
 
 /* Start watching a listening descriptor; ca NULL: adopted. */
 static int
-listener_add(int fd, const struct cfg_addr *ca, const char *name)
+listener_add(int fd, const struct cfg_addr *ca, int tls, const char *name)
 {
 	struct listener	*l;
 
@@ -134,52 +141,68 @@ listener_add(int fd, const struct cfg_addr *ca, const char *name)
 		return -1;
 	l->l_fd = fd;
 	l->l_adopted = ca == NULL;
+	l->l_tls = tls;
 	if (ca != NULL)
 		l->l_addr = *ca;
-	snprintf(l->l_name, sizeof(l->l_name), "%s", name);
+	snprintf(l->l_name, sizeof(l->l_name), "%s%s", name,
+	    tls ? " (tls)" : "");
 	event_assign(&l->l_ev, env->ps_base, fd, EV_READ | EV_PERSIST,
 	    listener_accept, l);
 	if (!listener_paused)
 		event_add(&l->l_ev, NULL);
 	TAILQ_INSERT_TAIL(&listeners, l, l_entry);
-	log_info("listening on %s", name);
+	log_info("listening on %s", l->l_name);
 	return 0;
 }
 
 /*
- * The addresses cf asks for: its bindto lines, or all addresses, port
- * 110. Returns how many; *addrs points to them (def may be used).
+ * The sockets cf asks for: its bindto lines (or all addresses, port
+ * 110; def may be used for that), then its bindtls lines. Returns how
+ * many are in w (room for 2 * CONFIG_MAXADDRS).
  */
 static size_t
-listener_addrs(const struct config *cf, struct cfg_addr *def,
-    const struct cfg_addr **addrs)
+listener_wants(const struct config *cf, struct cfg_addr *def,
+    struct listener_want *w)
 {
 	char	 err[128];
+	size_t	 i, n = 0;
 
 	if (cf->cf_nbindto > 0) {
-		*addrs = cf->cf_bindto;
-		return cf->cf_nbindto;
+		for (i = 0; i < cf->cf_nbindto; i++) {
+			w[n].lw_addr = &cf->cf_bindto[i];
+			w[n++].lw_tls = 0;
+		}
+	} else {
+		if (config_parse_addr("", "110", def, err, sizeof(err)) == -1)
+			fatalx("default address: %s", err);
+		w[n].lw_addr = def;
+		w[n++].lw_tls = 0;
 	}
-	if (config_parse_addr("", "110", def, err, sizeof(err)) == -1)
-		fatalx("default address: %s", err);
-	*addrs = def;
-	return 1;
+	for (i = 0; i < cf->cf_nbindtls; i++) {
+		w[n].lw_addr = &cf->cf_bindtls[i];
+		w[n++].lw_tls = 1;
+	}
+	return n;
 }
 
-/* Bind every configured address; the default is all addresses, port 110. */
+/*
+ * Bind every configured address: bindto (the default is all addresses,
+ * port 110) and the implicit-TLS bindtls.
+ */
 int
 listener_open(const struct config *cf)
 {
+	struct listener_want	 w[2 * CONFIG_MAXADDRS];
 	struct cfg_addr		 def;
-	const struct cfg_addr	*addrs;
 	size_t			 i, n;
 	int			 fd;
 
-	n = listener_addrs(cf, &def, &addrs);
+	n = listener_wants(cf, &def, w);
 	for (i = 0; i < n; i++) {
-		if ((fd = listener_bind(&addrs[i])) == -1)
+		if ((fd = listener_bind(w[i].lw_addr)) == -1)
 			return -1;
-		if (listener_add(fd, &addrs[i], addrs[i].ca_text) == -1) {
+		if (listener_add(fd, w[i].lw_addr, w[i].lw_tls,
+		    w[i].lw_addr->ca_text) == -1) {
 			close(fd);
 			return -1;
 		}
@@ -216,34 +239,35 @@ listener_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
 }
 
 /*
- * After a reload: keep the sockets whose address is still configured,
- * bind the new ones, close the others. Binding comes first, so on
- * failure nothing has changed (-1). Sockets from inetd or systemd are
- * kept as they are, and bindto is not used beside them.
+ * After a reload: keep the sockets whose address is still configured
+ * (a socket moved between bindto and bindtls is kept and changes its
+ * kind), bind the new ones, close the others. Binding comes first, so
+ * on failure nothing has changed (-1). Sockets from inetd or systemd
+ * are kept as they are, and bindto and bindtls are not used beside them.
  */
 int
 listener_reconfigure(const struct config *cf)
 {
 	struct listenerq	 fresh = TAILQ_HEAD_INITIALIZER(fresh);
+	struct listener_want	 w[2 * CONFIG_MAXADDRS];
 	struct cfg_addr		 def;
-	const struct cfg_addr	*addrs;
 	struct listener		*l, *next;
-	unsigned char		 keep[CONFIG_MAXADDRS];
+	unsigned char		 keep[2 * CONFIG_MAXADDRS];
 	size_t			 i, n;
 	int			 fd;
 
 	TAILQ_FOREACH(l, &listeners, l_entry)
 		if (l->l_adopted)
 			return 0;
-	n = listener_addrs(cf, &def, &addrs);
+	n = listener_wants(cf, &def, w);
 	memset(keep, 0, sizeof(keep));
 	for (i = 0; i < n; i++) {
 		TAILQ_FOREACH(l, &listeners, l_entry)
-			if (listener_addr_eq(&l->l_addr, &addrs[i]))
+			if (listener_addr_eq(&l->l_addr, w[i].lw_addr))
 				break;
 		if (l != NULL)
 			continue;
-		if ((fd = listener_bind(&addrs[i])) == -1 ||
+		if ((fd = listener_bind(w[i].lw_addr)) == -1 ||
 		    (l = calloc(1, sizeof(*l))) == NULL) {
 			if (fd != -1)
 				close(fd);
@@ -255,7 +279,8 @@ listener_reconfigure(const struct config *cf)
 			return -1;
 		}
 		l->l_fd = fd;
-		l->l_addr = addrs[i];
+		l->l_addr = *w[i].lw_addr;
+		l->l_tls = w[i].lw_tls;
 		TAILQ_INSERT_TAIL(&fresh, l, l_entry);
 	}
 
@@ -263,10 +288,19 @@ listener_reconfigure(const struct config *cf)
 	for (l = TAILQ_FIRST(&listeners); l != NULL; l = next) {
 		next = TAILQ_NEXT(l, l_entry);
 		for (i = 0; i < n; i++)
-			if (!keep[i] && listener_addr_eq(&l->l_addr, &addrs[i]))
+			if (!keep[i] &&
+			    listener_addr_eq(&l->l_addr, w[i].lw_addr))
 				break;
 		if (i < n) {
 			keep[i] = 1;
+			if (l->l_tls != w[i].lw_tls) {
+				l->l_tls = w[i].lw_tls;
+				snprintf(l->l_name, sizeof(l->l_name), "%s%s",
+				    l->l_addr.ca_text, l->l_tls ? " (tls)" :
+				    "");
+				log_info("%s: now %s", l->l_name, l->l_tls ?
+				    "implicit TLS" : "plain");
+			}
 			continue;
 		}
 		log_info("closing %s", l->l_name);
@@ -276,7 +310,8 @@ listener_reconfigure(const struct config *cf)
 	while ((l = TAILQ_FIRST(&fresh)) != NULL) {
 		TAILQ_REMOVE(&fresh, l, l_entry);
 		fd = l->l_fd;
-		if (listener_add(fd, &l->l_addr, l->l_addr.ca_text) == -1) {
+		if (listener_add(fd, &l->l_addr, l->l_tls,
+		    l->l_addr.ca_text) == -1) {
 			log_warn("%s", l->l_addr.ca_text);
 			close(fd);
 		}
@@ -319,7 +354,7 @@ listener_adopt(int fd)
 			    port);
 		}
 	}
-	return listener_add(fd, NULL, name);
+	return listener_add(fd, NULL, 0, name);
 }
 
 /* Stop watching a listener and close it. */
@@ -351,12 +386,12 @@ static void
 listener_accept(evutil_socket_t fd, short what, void *arg)
 {
 	const struct config	*cf = env->ps_conf;
+	struct listener		*l = arg;
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	int			 i, s;
 
 	(void)what;
-	(void)arg;
 	for (i = 0; i < cf->cf_accepts; i++) {
 		if (env->ps_nsessions >= (unsigned int)cf->cf_maxconn) {
 			listener_pause();
@@ -391,7 +426,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			listener_fd_retries = 0;
 		}
 		drain_accepted();
-		session_accept(s, (struct sockaddr *)&ss, len);
+		session_accept(s, (struct sockaddr *)&ss, len, l->l_tls);
 	}
 }
 

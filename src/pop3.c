@@ -131,13 +131,20 @@ pop3_lookup(const char *verb, size_t len)
 ssize_t
 pop3_line_end(const char *buf, size_t len)
 {
+	return pop3_line_end_max(buf, len, POP3_LINE_MAX);
+}
+
+/* The same for lines of at most max octets. */
+ssize_t
+pop3_line_end_max(const char *buf, size_t len, size_t max)
+{
 	const char	*lf;
 	size_t		 scan;
 
-	scan = len < POP3_LINE_MAX ? len : POP3_LINE_MAX;
+	scan = len < max ? len : max;
 	if (scan > 0 && (lf = memchr(buf, '\n', scan)) != NULL)
 		return lf - buf + 1;
-	if (len >= POP3_LINE_MAX)
+	if (len >= max)
 		return -1;
 	return 0;
 }

@@ -31,9 +31,11 @@
 #include "log.h"
 #include "penalty.h"
 #include "popserv.h"
+#include "relay.h"
 #include "reload.h"
 #include "session.h"
 #include "systemd.h"
+#include "tls.h"
 #include "userdb.h"
 #include "worker.h"
 
@@ -80,7 +82,14 @@ version(void)
 #else
 	printf("systemd: no\n");
 #endif
-	printf("tls: no\n");
+	if (tls_library() != NULL) {
+		char	 why[128];
+
+		printf("tls: %s\n", tls_library());
+		printf("ktls: %s\n", tls_kernel_tls(why, sizeof(why)) ?
+		    "yes" : "no");
+	} else
+		printf("tls: no\n");
 	printf("libhome: no\n");
 }
 
@@ -113,6 +122,8 @@ check_config(const char *path, const char *bind)
 		bad = 1;
 	}
 	if (cf != NULL && userdb_check(cf, &msgs) > 0)
+		bad = 1;
+	if (cf != NULL && tls_check(cf, &msgs) == -1)
 		bad = 1;
 	print_msgs(&msgs);
 	if (cf == NULL)
@@ -312,7 +323,8 @@ log_stats(void)
 	log_info("stats sessions=%u checking=%u popits=%u addresses=%zu "
 	    "accepted=%llu logins_ok=%llu logins_failed=%llu tempfails=%llu "
 	    "rejected_sameaddr=%llu timeouts=%llu spawned=%llu "
-	    "spawn_failed=%llu queued=%zu", env->ps_nsessions,
+	    "spawn_failed=%llu queued=%zu relays=%u tls=%llu tls_failed=%llu "
+	    "relayed=%llu ktls=%llu proxied=%llu", env->ps_nsessions,
 	    session_checking(), env->ps_nchildren, addrtab_size(env->ps_addrs),
 	    (unsigned long long)st->st_accepted,
 	    (unsigned long long)st->st_logins_ok,
@@ -321,7 +333,12 @@ log_stats(void)
 	    (unsigned long long)st->st_rejected_sameaddr,
 	    (unsigned long long)st->st_timeouts,
 	    (unsigned long long)st->st_spawned,
-	    (unsigned long long)st->st_spawn_failed, workers_pending());
+	    (unsigned long long)st->st_spawn_failed, workers_pending(),
+	    env->ps_nrelays, (unsigned long long)st->st_tls,
+	    (unsigned long long)st->st_tls_failed,
+	    (unsigned long long)st->st_relayed,
+	    (unsigned long long)st->st_ktls,
+	    (unsigned long long)st->st_proxied);
 	account_log_stats();
 }
 
@@ -465,12 +482,26 @@ main(int argc, char *argv[])
 		fprintf(stderr, "popserv: userdb: %s\n", err);
 		return EX_CONFIG;
 	}
+	/* Before privileges go: the key is often readable by root only. */
+	if (tls_configure(cf) == -1) {
+		fprintf(stderr, "popserv: tls: cannot load the certificate or "
+		    "key (see the log)\n");
+		return EX_CONFIG;
+	}
+	if (tls_enabled()) {
+		char	 why[128];
+
+		log_info("tls: %s; kernel TLS: %s", tls_library(),
+		    tls_kernel_tls(why, sizeof(why)) ? "available" : why);
+	}
 	if (handoff_init() == -1)
 		fatalx("cannot set up the handoff");
 	/* Listen: the inetd socket, systemd's sockets, or bindto. */
 	if (inetd) {
 		if (listener_adopt(lfd) == -1)
 			return EX_OSERR;
+		if (cf->cf_nbindtls > 0)
+			log_warnx("-i: the bindtls lines are not used");
 	} else if ((n = systemd_listen()) == -1) {
 		fprintf(stderr, "popserv: bad sockets from systemd (see the "
 		    "log)\n");
@@ -478,7 +509,8 @@ main(int argc, char *argv[])
 	} else if (n == 0 && listener_open(cf) == -1) {
 		fprintf(stderr, "popserv: cannot listen (see the log)\n");
 		return EX_OSERR;
-	}
+	} else if (n > 0 && cf->cf_nbindtls > 0)
+		log_warnx("systemd sockets: the bindtls lines are not used");
 	pidfile_write(cf);
 	priv_drop(cf);
 	if (workers_start(env->ps_base, cf->cf_workers,
@@ -513,6 +545,7 @@ main(int argc, char *argv[])
 
 	listener_close_all();
 	session_close_all("shutdown");
+	relay_close_all();
 	workers_stop();
 	pidfile_remove();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
@@ -521,6 +554,7 @@ main(int argc, char *argv[])
 	account_shutdown();
 	addrtab_free(env->ps_addrs);
 	penalty_free(env->ps_penalty);
+	tls_shutdown();
 	config_free(cf);
 	log_info("popserv exiting");
 	return 0;

@@ -25,6 +25,7 @@
 #include "popserv.h"
 #include "reload.h"
 #include "systemd.h"
+#include "tls.h"
 #include "userdb.h"
 #include "whoson.h"
 
@@ -165,6 +166,7 @@ reload_config(void)
 	struct config_msgs	 msgs;
 	struct config		*cf, *old = env->ps_conf;
 	struct userdb		*db, *olddb;
+	struct tls_ctx		*ctx;
 	char			 err[256];
 
 	systemd_notify("RELOADING=1");
@@ -188,14 +190,28 @@ reload_config(void)
 		log_warnx("reload: %s, the configuration in force stays", err);
 		goto fail;
 	}
-	if (!drain_active() && listener_reconfigure(cf) == -1) {
-		log_warnx("reload: cannot listen on every address, the "
+	/*
+	 * The new certificate and key, loaded before anything changes: a bad
+	 * one keeps the configuration in force, certificate included.
+	 */
+	if (tls_load(cf, &ctx) == -1) {
+		log_warnx("reload: cannot load the TLS certificate or key, the "
 		    "configuration in force stays");
 		userdb_close(db);
 		goto fail;
 	}
+	if (!drain_active() && listener_reconfigure(cf) == -1) {
+		log_warnx("reload: cannot listen on every address, the "
+		    "configuration in force stays");
+		userdb_close(db);
+		tls_discard(ctx);
+		goto fail;
+	}
 
 	env->ps_conf = cf;
+	tls_install(ctx);
+	if (cf->cf_tls_cert != NULL)
+		log_info("reload: TLS certificate %s in force", cf->cf_tls_cert);
 	olddb = env->ps_userdb;
 	env->ps_userdb = db;
 	userdb_close(olddb);	/* closed now, or after its last queued check */

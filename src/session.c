@@ -11,6 +11,13 @@
  * Bytes move through a struct session_io chosen per session (the plain
  * socket, TLS, or a driver without a socket): one indirect call, and no
  * extra system call or allocation, for each.
+ *
+ * SPEC §9 lives here too: STLS and implicit TLS (bindtls) with handshakes
+ * on the loop, AUTH PLAIN, the PROXY header a trusted peer may send first,
+ * and plaintext 0. Under TLS the same rule holds inside the record layer:
+ * SSL_peek finds the line, SSL_read takes exactly it, and whatever was
+ * decrypted past a login stays in OpenSSL's buffer, where the relay
+ * (relay.c) finds it first and passes it to popit.
  */
 
 #include <sys/queue.h>
@@ -38,13 +45,32 @@
 #include "penalty.h"
 #include "pop3.h"
 #include "popserv.h"
+#include "proxy.h"
+#include "relay.h"
 #include "reply.h"
+#include "sasl.h"
 #include "session.h"
+#include "tls.h"
 #include "userdb.h"
 
+#define SESSION_TLS_SECS	30	/* a handshake, at most (or timelimit) */
+#define SESSION_PROXY_SECS	5	/* a PROXY header, once it has begun */
+#define SESSION_STLS_DISCARD	65536	/* plaintext after STLS, at most */
+
+/* s_flags */
+#define SF_TLS		0x01	/* TLS started (handshake or done) */
+#define SF_IMPLICIT	0x02	/* from a bindtls listener */
+#define SF_PROXY	0x04	/* trusted peer: a PROXY header may come */
+#define SF_REJECT	0x08	/* over sameaddrmax: say so, then close */
+#define SF_PARTBIG	0x10	/* s_part holds a SASL line */
+
 enum session_state {
+	S_PROXY,		/* bindtls, trusted peer: a PROXY header first? */
+	S_HANDSHAKE,		/* TLS handshake (bindtls, or after STLS) */
 	S_USER,			/* waiting for USER or APOP */
 	S_PASS,			/* USER given, waiting for PASS */
+	S_SASL,			/* AUTH PLAIN: waiting for the response */
+	S_STLS,			/* +OK to STLS being written, then TLS */
 	S_CHECKING,		/* a worker checks the credentials */
 	S_DELAY,		/* failed; the answer waits for faildelay */
 	S_FLUSH,		/* last reply being written, then close */
@@ -61,8 +87,10 @@ struct session {
 	enum session_state	 s_state;
 	unsigned char		 s_fails;
 	unsigned char		 s_handed_off;	/* addrtab slot moved to popit */
+	unsigned char		 s_flags;	/* SF_* */
 	unsigned short		 s_outlen;	/* unsent bytes in s_out */
 	struct timeval		 s_idle_since;	/* waiting for a command since */
+	struct timeval		 s_started;	/* handshake, PROXY wait since */
 	struct addrkey		 s_peer;
 	char			*s_user;	/* after USER */
 	char			*s_timestamp;	/* APOP challenge */
@@ -85,6 +113,22 @@ static ssize_t	 plain_peek(void *, int, void *, size_t);
 static ssize_t	 plain_read(void *, int, void *, size_t);
 static ssize_t	 plain_write(void *, int, const void *, size_t);
 static void	 session_io_release(int, const struct session_io *, void *);
+static struct session *session_alloc(int, const struct addrkey *,
+		    const struct session_io *, void *);
+static int	 session_greet(struct session *);
+static void	 session_reject(struct session *);
+static int	 session_over_limit(unsigned int);
+static int	 session_login_ok(const struct session *);
+static unsigned int session_capa_flags(const struct session *);
+static int	 session_proxy_read(struct session *);
+static void	 session_proxy_step(struct session *);
+static int	 session_arm_deadline(struct session *, short, int,
+		    const char *);
+static void	 session_tls_start(struct session *);
+static void	 session_tls_step(struct session *);
+static int	 session_tls_secs(void);
+static void	 session_sasl_line(struct session *, const char *, size_t);
+static void	 session_sasl_plain(struct session *, const char *, size_t);
 static void	 session_io(evutil_socket_t, short, void *);
 static void	 session_delay_done(evutil_socket_t, short, void *);
 static void	 session_reap(evutil_socket_t, short, void *);
@@ -114,9 +158,9 @@ static void	 session_cmd_pass(struct session *, const struct pop3_line *);
 static void	 session_cmd_apop(struct session *, const struct pop3_line *);
 static void	 session_cmd_capa(struct session *, const struct pop3_line *);
 static void	 session_cmd_quit(struct session *, const struct pop3_line *);
+static void	 session_cmd_stls(struct session *, const struct pop3_line *);
+static void	 session_cmd_auth(struct session *, const struct pop3_line *);
 static void	 session_cmd_notauthed(struct session *,
-		    const struct pop3_line *);
-static void	 session_cmd_unsupported(struct session *,
 		    const struct pop3_line *);
 
 static const struct session_cmd session_cmds[] = {
@@ -125,8 +169,8 @@ static const struct session_cmd session_cmds[] = {
 	{ POP3_CMD_APOP, 1, session_cmd_apop },
 	{ POP3_CMD_CAPA, 0, session_cmd_capa },
 	{ POP3_CMD_QUIT, 0, session_cmd_quit },
-	{ POP3_CMD_AUTH, 1, session_cmd_unsupported },
-	{ POP3_CMD_STLS, 0, session_cmd_unsupported },
+	{ POP3_CMD_AUTH, 1, session_cmd_auth },
+	{ POP3_CMD_STLS, 0, session_cmd_stls },
 	{ POP3_CMD_NOOP, 0, session_cmd_notauthed },
 	{ POP3_CMD_STAT, 0, session_cmd_notauthed },
 	{ POP3_CMD_LIST, 0, session_cmd_notauthed },
@@ -188,8 +232,12 @@ static const char *
 session_strstate(enum session_state st)
 {
 	switch (st) {
+	case S_PROXY:	return "proxy";
+	case S_HANDSHAKE: return "handshake";
 	case S_USER:	return "user";
 	case S_PASS:	return "pass";
+	case S_SASL:	return "sasl";
+	case S_STLS:	return "stls";
 	case S_CHECKING: return "checking";
 	case S_DELAY:	return "delay";
 	case S_FLUSH:	return "flush";
@@ -218,11 +266,24 @@ session_ip(const struct session *s, char *buf, size_t bufsz)
 	return addrkey_ntop(&s->s_peer, buf, bufsz);
 }
 
-/* Start a session for a freshly accepted connection. */
+/*
+ * Start a session for a freshly accepted connection; tls: from a bindtls
+ * listener. A plain connection from an ordinary peer takes the short
+ * way. A trusted peer is counted but not limited under its own address:
+ * it may be a proxy whose PROXY header names the client, and the limit
+ * applies to that address once the header is read. On a bindtls
+ * listener the header comes before the handshake (the client speaks
+ * first there, so a direct client is not kept waiting); on a plain one
+ * the greeting goes out at once and the header is the first thing read.
+ */
 void
-session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen)
+session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen,
+    int tls)
 {
+	struct session		*s;
 	struct addrkey		 key;
+	unsigned int		 n;
+	int			 trusted;
 
 	(void)peerlen;
 	if (addrkey_from_sockaddr(&key, peer) == -1) {
@@ -230,7 +291,39 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen)
 		close(fd);
 		return;
 	}
-	(void)session_start(fd, &key, &session_io_plain, NULL);
+	trusted = config_is_trusted(env->ps_conf, peer);
+	if (!tls && !trusted) {
+		(void)session_start(fd, &key, &session_io_plain, NULL);
+		return;
+	}
+	env->ps_stats.st_accepted++;
+	n = addrtab_inc(env->ps_addrs, &key);
+	if ((s = session_alloc(fd, &key, &session_io_plain, NULL)) == NULL)
+		return;
+	if (trusted)
+		s->s_flags |= SF_PROXY;
+	else if (session_over_limit(n))
+		s->s_flags |= SF_REJECT;	/* answered under TLS */
+	if (!tls) {
+		(void)session_greet(s);
+		return;
+	}
+	s->s_flags |= SF_IMPLICIT;
+	if (trusted) {
+		session_enter_state(s, S_PROXY);
+		session_clock(&s->s_started);
+		session_proxy_step(s);
+	} else
+		session_tls_start(s);
+}
+
+/* Is n connections from one address over sameaddrmax? */
+static int
+session_over_limit(unsigned int n)
+{
+	int	 max = env->ps_conf->cf_sameaddrmax;
+
+	return max > 0 && n > (unsigned int)max;
 }
 
 /* Start a session on a transport: see session.h. */
@@ -238,15 +331,13 @@ struct session *
 session_start(int fd, const struct addrkey *key, const struct session_io *io,
     void *io_arg)
 {
-	const struct config	*cf = env->ps_conf;
 	struct session		*s;
-	char			 greeting[256], ip[64];
+	char			 ip[64];
 	unsigned int		 n;
-	int			 len;
 
 	env->ps_stats.st_accepted++;
 	n = addrtab_inc(env->ps_addrs, key);
-	if (cf->cf_sameaddrmax > 0 && n > (unsigned int)cf->cf_sameaddrmax) {
+	if (session_over_limit(n)) {
 		/* A short reply to a new socket: it fits the send buffer. */
 		(void)io->io_write(io_arg, fd, reply_text(REPLY_TEMP_SAMEADDR),
 		    reply_len(REPLY_TEMP_SAMEADDR));
@@ -257,6 +348,22 @@ session_start(int fd, const struct addrkey *key, const struct session_io *io,
 		    addrkey_ntop(key, ip, sizeof(ip)), n - 1);
 		return NULL;
 	}
+	if ((s = session_alloc(fd, key, io, io_arg)) == NULL)
+		return NULL;
+	if (session_greet(s) == -1)
+		return NULL;
+	return s;
+}
+
+/*
+ * A new session on fd for a client already counted under key; on
+ * failure the count is taken back and the transport released.
+ */
+static struct session *
+session_alloc(int fd, const struct addrkey *key, const struct session_io *io,
+    void *io_arg)
+{
+	struct session	*s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
@@ -274,7 +381,22 @@ session_start(int fd, const struct addrkey *key, const struct session_io *io,
 	TAILQ_INSERT_TAIL(&sessions, s, s_entry);
 	env->ps_nsessions++;
 	listener_update();
+	return s;
+}
 
+/*
+ * Greet the client (with the APOP challenge when APOP is on) and wait
+ * for its first command. -1 if the session was closed.
+ */
+static int
+session_greet(struct session *s)
+{
+	const struct config	*cf = env->ps_conf;
+	char			 greeting[256], ip[64];
+	int			 len;
+
+	if (s->s_state != S_USER)
+		session_enter_state(s, S_USER);
 	if (cf->cf_apop_on) {
 		char	 ts[APOP_TIMESTAMP_MAX];
 
@@ -283,18 +405,206 @@ session_start(int fd, const struct addrkey *key, const struct session_io *io,
 		    cf->cf_hostname) == -1 ||
 		    (s->s_timestamp = strdup(ts)) == NULL) {
 			session_close(s, "apop timestamp");
-			return NULL;
+			return -1;
 		}
 	}
-	log_debug("session=%llx ip=%s connected", s->s_id,
-	    session_ip(s, ip, sizeof(ip)));
+	log_debug("session=%llx ip=%s connected%s", s->s_id,
+	    session_ip(s, ip, sizeof(ip)), s->s_flags & SF_TLS ? " tls" : "");
 
 	len = reply_greeting(greeting, sizeof(greeting), s->s_timestamp);
 	if (len == -1 || session_send(s, greeting, len) == -1)
-		return NULL;
-	if (s->s_outlen == 0)
+		return -1;
+	if (s->s_outlen == 0) {
 		session_want_read(s);
-	return s;
+		/* After a handshake the first command may be here already. */
+		if (s->s_flags & SF_TLS)
+			session_read(s);
+	}
+	return 0;
+}
+
+/*
+ * Over sameaddrmax, found once the client's address or its TLS were
+ * known: say so and close.
+ */
+static void
+session_reject(struct session *s)
+{
+	char	 ip[64];
+
+	env->ps_stats.st_rejected_sameaddr++;
+	log_info("session=%llx ip=%s result=rejected reason=sameaddrmax "
+	    "count=%u", s->s_id, session_ip(s, ip, sizeof(ip)),
+	    addrtab_get(env->ps_addrs, &s->s_peer) - 1);
+	session_finish(s, REPLY_TEMP_SAMEADDR, NULL);
+}
+
+/*
+ * The first bytes of a trusted peer: a PROXY header, or not. A whole
+ * header is consumed exactly, and its address becomes the client's for
+ * everything (sameaddrmax, the penalty, logs, REMOTE_ADDR, accounting).
+ * Returns 1 when decided (SF_PROXY is then clear; SF_REJECT set if the
+ * client is over sameaddrmax), 0 when nothing came yet, 2 when a header
+ * has begun and the rest must come, -1 if closed.
+ */
+static int
+session_proxy_read(struct session *s)
+{
+	struct proxy_hdr	 ph;
+	struct addrkey		 key;
+	unsigned char		 buf[PROXY_MAX];
+	char			 from[64], ip[64];
+	ssize_t			 n, len;
+
+	n = s->s_io->io_peek(s->s_io_arg, s->s_fd, buf, sizeof(buf));
+	if (n == 0) {
+		session_close(s, "eof");
+		return -1;
+	}
+	if (n == -1) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		session_close(s, "read error");
+		return -1;
+	}
+	if ((len = proxy_parse(buf, n, &ph)) == 0)
+		return 2;
+	if (len == PROXY_NOT) {
+		s->s_flags &= ~SF_PROXY;
+		return 1;
+	}
+	if (len == PROXY_BAD) {
+		session_close(s, "bad PROXY header");
+		return -1;
+	}
+	if (s->s_io->io_read(s->s_io_arg, s->s_fd, buf, len) != len) {
+		session_close(s, "read error");
+		return -1;
+	}
+	s->s_flags &= ~SF_PROXY;
+	env->ps_stats.st_proxied++;
+	session_ip(s, from, sizeof(from));
+	if (ph.ph_local ||
+	    addrkey_from_sockaddr(&key, (struct sockaddr *)&ph.ph_src) == -1) {
+		log_debug("session=%llx proxy=%s v%d local", s->s_id, from,
+		    ph.ph_version);
+		return 1;
+	}
+	addrtab_dec(env->ps_addrs, &s->s_peer);
+	s->s_peer = key;
+	if (session_over_limit(addrtab_inc(env->ps_addrs, &key)))
+		s->s_flags |= SF_REJECT;
+	log_debug("session=%llx proxy=%s v%d ip=%s", s->s_id, from,
+	    ph.ph_version, session_ip(s, ip, sizeof(ip)));
+	return 1;
+}
+
+/* bindtls from a trusted peer: a PROXY header, then the handshake. */
+static void
+session_proxy_step(struct session *s)
+{
+	switch (session_proxy_read(s)) {
+	case -1:
+		return;
+	case 0:
+	case 2:
+		(void)session_arm_deadline(s, EV_READ, session_tls_secs(),
+		    "proxy timeout");
+		return;
+	}
+	session_tls_start(s);
+}
+
+/*
+ * Wait for what on the socket, at most seconds after s_started; past
+ * that the session is closed with reason. -1 if it was.
+ */
+static int
+session_arm_deadline(struct session *s, short what, int seconds,
+    const char *reason)
+{
+	struct timeval	 now, spent, left, limit = { seconds, 0 };
+
+	session_clock(&now);
+	evutil_timersub(&now, &s->s_started, &spent);
+	if (!evutil_timercmp(&spent, &limit, <)) {
+		env->ps_stats.st_timeouts++;
+		session_close(s, reason);
+		return -1;
+	}
+	evutil_timersub(&limit, &spent, &left);
+	event_del(&s->s_ev);
+	event_assign(&s->s_ev, env->ps_base, s->s_fd, what | EV_PERSIST,
+	    session_io, s);
+	event_add(&s->s_ev, &left);
+	return 0;
+}
+
+/* The time a TLS handshake may take: 30 s, or timelimit if shorter. */
+static int
+session_tls_secs(void)
+{
+	int	 t = env->ps_conf->cf_timelimit;
+
+	return t > 0 && t < SESSION_TLS_SECS ? t : SESSION_TLS_SECS;
+}
+
+/* Start TLS on the socket: bindtls at once, or after +OK to STLS. */
+static void
+session_tls_start(struct session *s)
+{
+	struct tls_conn	*tc;
+
+	if ((tc = tls_conn_new(s->s_fd)) == NULL) {
+		session_close(s, "tls unavailable");
+		return;
+	}
+	session_io_release(-1, s->s_io, s->s_io_arg);
+	s->s_io = &tls_session_io;
+	s->s_io_arg = tc;
+	s->s_flags |= SF_TLS;
+	session_enter_state(s, S_HANDSHAKE);
+	session_clock(&s->s_started);
+	session_tls_step(s);
+}
+
+/* The handshake, one step at a time; then the greeting or the next command. */
+static void
+session_tls_step(struct session *s)
+{
+	char	 why[256], esc[256], ip[64];
+	int	 r;
+
+	r = tls_conn_handshake(s->s_io_arg, why, sizeof(why));
+	if (r == -1) {
+		env->ps_stats.st_tls_failed++;
+		log_info("session=%llx ip=%s tls handshake failed: %s",
+		    s->s_id, session_ip(s, ip, sizeof(ip)),
+		    log_escape(esc, sizeof(esc), why, strlen(why)));
+		session_close(s, "tls failed");
+		return;
+	}
+	if (r != 0) {
+		(void)session_arm_deadline(s, (short)r, session_tls_secs(),
+		    "tls timeout");
+		return;
+	}
+	env->ps_stats.st_tls++;
+	log_debug("session=%llx tls %s", s->s_id,
+	    tls_conn_describe(s->s_io_arg, why, sizeof(why)));
+	if (s->s_flags & SF_REJECT) {
+		session_enter_state(s, S_USER);
+		session_reject(s);
+		return;
+	}
+	if (s->s_flags & SF_IMPLICIT) {
+		(void)session_greet(s);
+		return;
+	}
+	/* After STLS: the client speaks next (RFC 2595 §4). */
+	session_enter_state(s, S_USER);
+	session_want_read(s);
+	session_read(s);
 }
 
 /* Drive a session from outside its event: see session.h. */
@@ -318,12 +628,19 @@ session_want_read(struct session *s)
 	event_add(&s->s_ev, env->ps_idle_tv);
 }
 
-/* Wait until the unsent reply can be written. */
+/*
+ * Wait until the unsent reply can be written: room in the socket, or
+ * (TLS) input the transport must read before it can write on.
+ */
 static void
 session_want_write(struct session *s)
 {
+	short	 what = EV_WRITE;
+
+	if (s->s_io->io_wants != NULL && s->s_outlen > 0)
+		what = s->s_io->io_wants(s->s_io_arg);
 	event_del(&s->s_ev);
-	event_assign(&s->s_ev, env->ps_base, s->s_fd, EV_WRITE | EV_PERSIST,
+	event_assign(&s->s_ev, env->ps_base, s->s_fd, what | EV_PERSIST,
 	    session_io, s);
 	event_add(&s->s_ev, env->ps_idle_tv);
 }
@@ -351,16 +668,38 @@ session_io(evutil_socket_t fd, short what, void *arg)
 	ssize_t		 n;
 
 	(void)fd;
-	if (what & EV_TIMEOUT) {
-		env->ps_stats.st_timeouts++;
-		session_close(s, "timeout");
+	if (s->s_state == S_HANDSHAKE || s->s_state == S_PROXY) {
+		if (what & EV_TIMEOUT) {
+			env->ps_stats.st_timeouts++;
+			session_close(s, s->s_state == S_PROXY ?
+			    "proxy timeout" : "tls timeout");
+		} else if (s->s_state == S_PROXY)
+			session_proxy_step(s);
+		else
+			session_tls_step(s);
 		return;
 	}
-	if (what & EV_WRITE) {
+	if (what & EV_TIMEOUT) {
+		env->ps_stats.st_timeouts++;
+		/* s_started: a PROXY header has begun (session_read). */
+		session_close(s, (s->s_flags & SF_PROXY) &&
+		    timerisset(&s->s_started) ? "proxy timeout" : "timeout");
+		return;
+	}
+	/*
+	 * Room to write; or, with TLS, the socket state the transport waited
+	 * for: a write that had to read first, or a read that had to write.
+	 */
+	if ((what & EV_WRITE) || s->s_outlen > 0) {
+		if (s->s_outlen == 0)
+			goto read;	/* TLS wrote what a read needed */
 		n = s->s_io->io_write(s->s_io_arg, s->s_fd, s->s_out,
 		    s->s_outlen);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			if (s->s_io->io_wants != NULL)
+				session_want_write(s);
 			return;
+		}
 		if (n == -1) {
 			session_close(s, "write error");
 			return;
@@ -375,6 +714,11 @@ session_io(evutil_socket_t fd, short what, void *arg)
 			session_close(s, s->s_why);
 			return;
 		}
+		if (s->s_state == S_STLS) {
+			session_tls_start(s);
+			return;
+		}
+read:
 		session_want_read(s);
 		/* Edge-triggered: what arrived meanwhile raises no new edge. */
 		session_read(s);
@@ -425,39 +769,81 @@ session_idle_arm(struct session *s)
 static void
 session_read(struct session *s)
 {
-	char	 buf[POP3_LINE_MAX + 1];
-	size_t	 have;
+	char	 buf[POP3_SASL_LINE_MAX + 1];
+	size_t	 have, max;
 	ssize_t	 n, len;
 
-	while (s->s_state == S_USER || s->s_state == S_PASS) {
+	while (s->s_state == S_USER || s->s_state == S_PASS ||
+	    s->s_state == S_SASL) {
+		if (s->s_flags & SF_PROXY) {
+			/* A trusted peer's first bytes: a PROXY header? */
+			if ((n = session_proxy_read(s)) == -1)
+				return;
+			if (n == 0) {
+				/* Nothing yet: a client that thinks. */
+				session_idle_arm(s);
+				return;
+			}
+			if (n == 2) {
+				/* A header has begun: it has little time. */
+				s->s_started = s->s_idle_since;
+				(void)session_arm_deadline(s, EV_READ | EV_ET,
+				    SESSION_PROXY_SECS, "proxy timeout");
+				return;
+			}
+			if (s->s_flags & SF_REJECT) {
+				session_reject(s);
+				return;
+			}
+			session_want_read(s);
+			continue;
+		}
+		/* A SASL response may be longer than a command (RFC 5034). */
+		max = s->s_state == S_SASL ? POP3_SASL_LINE_MAX : POP3_LINE_MAX;
 		/* The line so far: what came before, then what the kernel has. */
 		if ((have = s->s_partlen) > 0)
 			memcpy(buf, s->s_part, have);
 		n = s->s_io->io_peek(s->s_io_arg, s->s_fd, buf + have,
-		    POP3_LINE_MAX - have);
+		    max - have);
 		if (n == 0) {
 			session_close(s, "eof");
 			return;
 		}
 		if (n == -1) {
-			if (errno == EAGAIN || errno == EINTR) {
-				session_idle_arm(s);
+			if (errno != EAGAIN && errno != EINTR) {
+				session_close(s, "read error");
 				return;
 			}
-			session_close(s, "read error");
+			/* TLS may have to write before it can read on. */
+			if (s->s_io->io_wants != NULL &&
+			    s->s_io->io_wants(s->s_io_arg) == EV_WRITE) {
+				session_want_write(s);
+				return;
+			}
+			session_idle_arm(s);
 			return;
 		}
-		len = pop3_line_end(buf, have + n);
+		len = pop3_line_end_max(buf, have + n, max);
 		if (len == -1) {
 			session_finish(s, REPLY_TOO_LONG, "line too long");
 			return;
 		}
 		if (len == 0) {
 			/* Take the start of the line; the rest is on its way. */
-			if (s->s_part == NULL &&
-			    (s->s_part = malloc(POP3_LINE_MAX)) == NULL) {
-				session_close(s, "out of memory");
-				return;
+			if (max > POP3_LINE_MAX && s->s_part != NULL &&
+			    !(s->s_flags & SF_PARTBIG) && have == 0) {
+				free(s->s_part);
+				s->s_part = NULL;
+			}
+			if (s->s_part == NULL) {
+				if ((s->s_part = malloc(max)) == NULL) {
+					session_close(s, "out of memory");
+					return;
+				}
+				if (max > POP3_LINE_MAX)
+					s->s_flags |= SF_PARTBIG;
+				else
+					s->s_flags &= ~SF_PARTBIG;
 			}
 			if (s->s_io->io_read(s->s_io_arg, s->s_fd,
 			    s->s_part + have, n) != n) {
@@ -475,7 +861,10 @@ session_read(struct session *s)
 		}
 		s->s_partlen = 0;
 		session_clock(&s->s_idle_since);
-		session_line(s, buf, len);
+		if (s->s_state == S_SASL)
+			session_sasl_line(s, buf, len);
+		else
+			session_line(s, buf, len);
 		if (s->s_state == S_CLOSED || s->s_outlen > 0)
 			return;
 	}
@@ -525,6 +914,10 @@ session_cmd_user(struct session *s, const struct pop3_line *pl)
 {
 	char	*user;
 
+	if (!session_login_ok(s)) {
+		session_reply(s, REPLY_NEED_TLS);
+		return;
+	}
 	if (pl->pl_arg1len >= AUTH_NAME_MAX) {
 		session_reply(s, REPLY_SYNTAX);
 		return;
@@ -543,6 +936,10 @@ session_cmd_user(struct session *s, const struct pop3_line *pl)
 static void
 session_cmd_pass(struct session *s, const struct pop3_line *pl)
 {
+	if (!session_login_ok(s)) {
+		session_reply(s, REPLY_NEED_TLS);
+		return;
+	}
 	if (s->s_state != S_PASS || s->s_user == NULL) {
 		session_reply(s, REPLY_NEED_USER);
 		return;
@@ -555,6 +952,10 @@ session_cmd_pass(struct session *s, const struct pop3_line *pl)
 static void
 session_cmd_apop(struct session *s, const struct pop3_line *pl)
 {
+	if (!session_login_ok(s)) {
+		session_reply(s, REPLY_NEED_TLS);
+		return;
+	}
 	if (s->s_timestamp == NULL) {
 		session_reply(s, REPLY_NO_APOP);
 		return;
@@ -574,8 +975,182 @@ session_cmd_capa(struct session *s, const struct pop3_line *pl)
 	int	 len;
 
 	(void)pl;
-	if ((len = reply_capa(buf, sizeof(buf), env->ps_conf)) > 0)
+	if ((len = reply_capa(buf, sizeof(buf), env->ps_conf,
+	    session_capa_flags(s))) > 0)
 		session_send(s, buf, len);
+}
+
+/*
+ * May this connection log in? Always with TLS or from loopback; without
+ * TLS elsewhere only with plaintext 1 (RFC 2595 §4: refused with [AUTH]
+ * and the words clients know from Dovecot). Behind a trusted proxy the
+ * address is the one of the PROXY header.
+ */
+static int
+session_login_ok(const struct session *s)
+{
+	const struct addrkey	*k = &s->s_peer;
+	static const unsigned char v6lo[16] = { [15] = 1 };
+
+	if (env->ps_conf->cf_plaintext || (s->s_flags & SF_TLS))
+		return 1;
+	if (k->ak_family == AF_INET)
+		return k->ak_addr[0] == 127;
+	return memcmp(k->ak_addr, v6lo, sizeof(v6lo)) == 0;
+}
+
+/* What CAPA lists for this connection now. */
+static unsigned int
+session_capa_flags(const struct session *s)
+{
+	unsigned int	 flags = 0;
+
+	if (!(s->s_flags & SF_TLS) && tls_enabled())
+		flags |= CAPA_STLS;
+	if (session_login_ok(s))
+		flags |= CAPA_LOGIN;
+	return flags;
+}
+
+/*
+ * STLS (RFC 2595): +OK, then the handshake. Whatever the client sent
+ * after STLS before the handshake is plaintext nobody vouches for (the
+ * STARTTLS injection of CVE-2011-0411): it is read and dropped unseen,
+ * and the USER given before is forgotten.
+ */
+static void
+session_cmd_stls(struct session *s, const struct pop3_line *pl)
+{
+	char	 junk[4096];
+	size_t	 dropped = 0;
+	ssize_t	 n;
+
+	(void)pl;
+	if (s->s_flags & SF_TLS) {
+		session_reply(s, REPLY_TLS_ACTIVE);
+		return;
+	}
+	if (!tls_enabled()) {
+		session_reply(s, REPLY_NOT_SUPPORTED);
+		return;
+	}
+	for (;;) {
+		n = s->s_io->io_peek(s->s_io_arg, s->s_fd, junk, sizeof(junk));
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0 || s->s_io->io_read(s->s_io_arg, s->s_fd, junk, n) !=
+		    n) {
+			session_close(s, n == 0 ? "eof" : "read error");
+			return;
+		}
+		if ((dropped += n) > SESSION_STLS_DISCARD) {
+			session_close(s, "plaintext after STLS");
+			return;
+		}
+	}
+	if (dropped > 0)
+		log_debug("session=%llx STLS: %zu octets of plaintext dropped",
+		    s->s_id, dropped);
+	free(s->s_user);
+	s->s_user = NULL;
+	session_enter_state(s, S_STLS);
+	if (session_reply(s, REPLY_OK_STLS) == 0 && s->s_outlen == 0)
+		session_tls_start(s);
+}
+
+/*
+ * AUTH (RFC 5034): alone, the list of mechanisms; AUTH PLAIN with its
+ * initial response ("=" for an empty one), or without, and the response
+ * then comes on a line of its own after "+ ".
+ */
+static void
+session_cmd_auth(struct session *s, const struct pop3_line *pl)
+{
+	const char	*arg = pl->pl_arg1;
+	size_t		 len = pl->pl_arg1len;
+
+	while (len > 0 && (arg[len - 1] == ' ' || arg[len - 1] == '\t'))
+		len--;
+	if (len == 0) {
+		session_reply(s, session_login_ok(s) ? REPLY_AUTH_LIST :
+		    REPLY_AUTH_LIST_NONE);
+		return;
+	}
+	if (!session_login_ok(s)) {
+		session_reply(s, REPLY_NEED_TLS);
+		return;
+	}
+	if (len < 5 || strncasecmp(arg, "PLAIN", 5) != 0 ||
+	    (len > 5 && arg[5] != ' ')) {
+		session_reply(s, REPLY_SASL_MECH);
+		return;
+	}
+	free(s->s_user);
+	s->s_user = NULL;
+	if (s->s_state == S_PASS)
+		session_enter_state(s, S_USER);
+	if (len == 5) {
+		session_enter_state(s, S_SASL);
+		session_reply(s, REPLY_SASL_CONT);
+		return;
+	}
+	session_sasl_plain(s, arg + 6, len - 6);
+}
+
+/* The client's response to "+ ": never logged; "*" cancels. */
+static void
+session_sasl_line(struct session *s, const char *line, size_t len)
+{
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	session_enter_state(s, S_USER);
+	if (len == 1 && line[0] == '*') {
+		session_reply(s, REPLY_SASL_CANCEL);
+		return;
+	}
+	session_sasl_plain(s, line, len);
+}
+
+/*
+ * A PLAIN response: an authorization identity, if given, must be the
+ * user's own; then the check goes as for PASS, with the same delay,
+ * penalty, maxfails and log lines.
+ */
+static void
+session_sasl_plain(struct session *s, const char *b64, size_t len)
+{
+	struct sasl_plain	 sp;
+	char			 login[AUTH_NAME_MAX];
+	size_t			 i, n;
+
+	if (sasl_plain_parse(b64, len, &sp) != SASL_OK) {
+		sasl_plain_wipe(&sp);
+		session_reply(s, REPLY_SASL_BAD);
+		return;
+	}
+	n = sp.sp_authcidlen < sizeof(login) - 1 ? sp.sp_authcidlen :
+	    sizeof(login) - 1;
+	memcpy(login, sp.sp_authcid, n);
+	login[n] = '\0';
+	for (i = 0; i < sp.sp_authcidlen; i++)
+		if ((unsigned char)sp.sp_authcid[i] <= 0x20 ||
+		    (unsigned char)sp.sp_authcid[i] == 0x7f)
+			break;
+	if (i < sp.sp_authcidlen || sp.sp_authcidlen >= AUTH_NAME_MAX)
+		session_fail(s, login, "malformed login name");
+	else if (sp.sp_passwdlen >= AUTH_SECRET_MAX)
+		session_fail(s, login, "password too long");
+	else if (sp.sp_authzidlen > 0 &&
+	    (sp.sp_authzidlen != sp.sp_authcidlen ||
+	    memcmp(sp.sp_authzid, sp.sp_authcid, sp.sp_authcidlen) != 0))
+		session_fail(s, login, "authorization identity differs");
+	else
+		session_auth(s, sp.sp_authcid, sp.sp_authcidlen, sp.sp_passwd,
+		    sp.sp_passwdlen, NULL);
+	sasl_plain_wipe(&sp);
+	explicit_bzero(login, sizeof(login));
 }
 
 /* QUIT: say goodbye and close. */
@@ -592,14 +1167,6 @@ session_cmd_notauthed(struct session *s, const struct pop3_line *pl)
 {
 	(void)pl;
 	session_reply(s, REPLY_NOT_AUTHED);
-}
-
-/* A command popserv knows but does not offer in this build or state. */
-static void
-session_cmd_unsupported(struct session *s, const struct pop3_line *pl)
-{
-	(void)pl;
-	session_reply(s, REPLY_NOT_SUPPORTED);
 }
 
 /*
@@ -801,17 +1368,53 @@ session_delay_done(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* A good login: start popit on the connection and forget the session. */
+/*
+ * A good login: start popit on the connection and forget the session.
+ * Over TLS popit still gets plain POP3 on fd 0/1: the socket itself when
+ * the kernel does TLS both ways and nothing decrypted is left here, or
+ * else a socket pair whose other end a relay (relay.c) joins to the TLS
+ * connection, OpenSSL's buffered input first.
+ */
 static void
 session_login(struct session *s, struct auth_job *aj)
 {
 	char		 ip[64], user[128], folder[128];
+	const char	*how = "";
+	int		 fd = s->s_fd, pair[2] = { -1, -1 }, rc;
 
 	session_ip(s, ip, sizeof(ip));
 	log_escape(user, sizeof(user), aj->aj_login, strlen(aj->aj_login));
 	log_escape(folder, sizeof(folder), aj->aj_folder,
 	    strlen(aj->aj_folder));
-	switch (handoff_spawn(env->ps_conf, aj, s->s_fd, ip)) {
+	if ((s->s_flags & SF_TLS) && tls_conn_ktls(s->s_io_arg)) {
+		/* The kernel carries TLS on: no close_notify from here. */
+		tls_conn_release(s->s_io_arg);
+		s->s_io_arg = NULL;
+		how = " tls=ktls";
+		env->ps_stats.st_ktls++;
+	} else if (s->s_flags & SF_TLS) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    pair) == -1 || relay_start(s->s_io_arg, s->s_fd, pair[0],
+		    s->s_id, &s->s_peer) == -1) {
+			log_warn("session=%llx relay", s->s_id);
+			if (pair[0] != -1) {
+				close(pair[0]);
+				close(pair[1]);
+			}
+			session_finish(s, REPLY_TEMP_MAILBOX, "relay failed");
+			return;
+		}
+		/* The relay has the client now; popit gets the pair. */
+		s->s_fd = -1;
+		s->s_io_arg = NULL;
+		fd = pair[1];
+		how = " tls=relay";
+		env->ps_stats.st_relayed++;
+	}
+	rc = handoff_spawn(env->ps_conf, aj, fd, ip);
+	if (pair[1] != -1)
+		close(pair[1]);
+	switch (rc) {
 	case 0:
 		break;
 	case 1:
@@ -825,8 +1428,8 @@ session_login(struct session *s, struct auth_job *aj)
 		return;
 	}
 	env->ps_stats.st_logins_ok++;
-	log_info("session=%llx ip=%s user=\"%s\" result=login folder=\"%s\"",
-	    s->s_id, ip, user, folder);
+	log_info("session=%llx ip=%s user=\"%s\" result=login folder=\"%s\"%s",
+	    s->s_id, ip, user, folder, how);
 	account_login(env->ps_conf, aj->aj_account, aj->aj_login, &s->s_peer);
 	s->s_handed_off = 1;
 	session_close(s, NULL);

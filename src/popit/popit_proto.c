@@ -87,6 +87,7 @@ static const char popit_capa[] =
 	"RESP-CODES\r\n"
 	"AUTH-RESP-CODE\r\n"
 	"PIPELINING\r\n"
+	"SASL PLAIN\r\n"
 	"IMPLEMENTATION popserv\r\n"
 	".\r\n";
 

@@ -13,6 +13,7 @@ import tempfile
 import unittest
 
 from pop3test import SOURCE_DIR, free_port, run_popserv
+from tlstest import TestCA
 
 EX_OK = 0
 EX_USAGE = 64
@@ -60,8 +61,10 @@ class ConfigCheck(unittest.TestCase):
         """Uncomment every example directive: still a good file.
 
         The user-database kinds other than "system" are left out, since
-        -t checks the database itself; home.tag only warns.
+        -t checks the database itself; home.tag only warns. -t loads the
+        certificate and key too: the test makes them.
         """
+        ca = TestCA(os.path.join(self.tmp.name, "tls"))
         with open(EXAMPLE) as f:
             lines = f.read().splitlines()
         out, names = [], set()
@@ -71,6 +74,9 @@ class ConfigCheck(unittest.TestCase):
                 continue
             if re.match(r"#?userdb (file|mysql)", line):
                 continue
+            if m.group(1) in ("tls.cert", "tls.key"):
+                line = "%s %s" % (m.group(1), ca.cert if
+                                  m.group(1) == "tls.cert" else ca.key)
             out.append(line.lstrip("#"))
             names.add(m.group(1))
         path = self.write("\n".join(out) + "\n")

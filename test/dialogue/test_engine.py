@@ -170,11 +170,11 @@ class Commands(TestCase):
                 lines = c.multiline()
                 names = [l.split()[0].upper() for l in lines]
                 for want in ("USER", "TOP", "UIDL", "RESP-CODES",
-                             "AUTH-RESP-CODE", "PIPELINING",
+                             "AUTH-RESP-CODE", "PIPELINING", "SASL",
                              "IMPLEMENTATION"):
                     self.assertIn(want, names)
-                self.assertNotIn("STLS", names)
-                self.assertNotIn("SASL", names)
+                self.assertIn("SASL PLAIN", lines)
+                self.assertNotIn("STLS", names)     # no tls.cert
                 self.assertEqual(len(names), len(set(names)), lines)
             c.send("USER joe").expect_ok()
         c.send("PASS secret").expect(STUB_OK)

@@ -287,8 +287,9 @@ test_capa(void **state)
 	cmd(f, "CAPA", POPIT_CONTINUE);
 	assert_non_null(strstr(out, "\r\nPIPELINING\r\n"));
 	assert_non_null(strstr(out, "\r\nIMPLEMENTATION popserv\r\n"));
+	/* RFC 2449 §5: AUTHORIZATION capabilities in both states; not STLS. */
 	assert_null(strstr(out, "STLS"));
-	assert_null(strstr(out, "SASL"));
+	assert_non_null(strstr(out, "\r\nSASL PLAIN\r\n"));
 	assert_true(outlen > 3 && strcmp(out + outlen - 3, ".\r\n") == 0);
 }
 

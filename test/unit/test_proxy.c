@@ -68,7 +68,8 @@ v2(unsigned char *out, int vercmd, int fam, const void *body, size_t len)
 	out[13] = (unsigned char)fam;
 	out[14] = (unsigned char)(len >> 8);
 	out[15] = (unsigned char)len;
-	memcpy(out + 16, body, len);
+	if (len > 0)
+		memcpy(out + 16, body, len);
 	return 16 + len;
 }
 

@@ -15,13 +15,15 @@ from pop3test import free_port
 from tlstest import TestCA
 
 
-def tls_server(case, conf="", bindtls=True, **kw):
-    """stub_server() with tls.cert/tls.key from a fresh test CA (srv.ca)
-    and, with bindtls, an implicit-TLS listener on srv.tls_port."""
-    tmp = tempfile.TemporaryDirectory(prefix="popserv-ca-")
-    case.addCleanup(tmp.cleanup)
-    os.chmod(tmp.name, 0o755)
-    ca = TestCA(tmp.name)
+def tls_server(case, conf="", bindtls=True, ca=None, **kw):
+    """stub_server() with tls.cert/tls.key from a test CA (srv.ca; a
+    fresh one unless given) and, with bindtls, an implicit-TLS listener
+    on srv.tls_port."""
+    if ca is None:
+        tmp = tempfile.TemporaryDirectory(prefix="popserv-ca-")
+        case.addCleanup(tmp.cleanup)
+        os.chmod(tmp.name, 0o755)
+        ca = TestCA(tmp.name)
     lines = "tls.cert %s\ntls.key %s\n" % (ca.cert, ca.key)
     port = None
     if bindtls:

@@ -82,6 +82,7 @@ static struct relayq	 relay_dead = TAILQ_HEAD_INITIALIZER(relay_dead);
 static struct event	*relay_reaper;
 
 static void	 relay_cb(evutil_socket_t, short, void *);
+static void	 relay_kick(evutil_socket_t, short, void *);
 static void	 relay_pump(struct relay *);
 static int	 relay_round(struct relay *);
 static int	 relay_ssl_error(struct relay *, int, short *);
@@ -115,7 +116,7 @@ relay_start(struct tls_conn *tc, int fd, int pairfd, unsigned long long id,
 	r->r_pfd = pairfd;
 	event_assign(&r->r_cev, env->ps_base, fd, 0, relay_cb, r);
 	event_assign(&r->r_pev, env->ps_base, pairfd, 0, relay_cb, r);
-	event_assign(&r->r_kick, env->ps_base, -1, 0, relay_cb, r);
+	event_assign(&r->r_kick, env->ps_base, -1, 0, relay_kick, r);
 	TAILQ_INSERT_TAIL(&relays, r, r_entry);
 	env->ps_nrelays++;
 	/* What OpenSSL decrypted past the login line goes first. */
@@ -123,7 +124,7 @@ relay_start(struct tls_conn *tc, int fd, int pairfd, unsigned long long id,
 	return 0;
 }
 
-/* Any event: a socket is ready, time is up, or more to do. */
+/* A socket is ready, or time is up (the idle limit, or the linger). */
 static void
 relay_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -132,14 +133,23 @@ relay_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (r->r_flags & RF_CLOSED)
 		return;
-	if ((what & EV_TIMEOUT) && fd != -1) {
-		if (r->r_flags & RF_CSHUT)
-			relay_close(r, "done");
-		else
-			relay_close(r, "idle");
+	if (what & EV_TIMEOUT) {
+		relay_close(r, (r->r_flags & RF_CSHUT) ? "done" : "idle");
 		return;
 	}
 	relay_pump(r);
+}
+
+/* More to do: after the start, or after a long run (fairness). */
+static void
+relay_kick(evutil_socket_t fd, short what, void *arg)
+{
+	struct relay	*r = arg;
+
+	(void)fd;
+	(void)what;
+	if (!(r->r_flags & RF_CLOSED))
+		relay_pump(r);
 }
 
 /*
@@ -296,22 +306,25 @@ relay_pump(struct relay *r)
 }
 
 /*
- * Point an event at what it must wait for; a change of events, or
- * progress (restart), re-adds it with a fresh timeout.
+ * Point an event at what it must wait for (EV_TIMEOUT: the timer alone);
+ * a change of events, or progress (*cur reset), re-adds it with a fresh
+ * timeout.
  */
 static void
 relay_set(struct relay *r, struct event *ev, int fd, short *cur, short what,
     const struct timeval *tv)
 {
-	(void)r;
 	if (what == *cur && what != 0)
 		return;
 	event_del(ev);
 	*cur = what;
 	if (what == 0)
 		return;
-	event_assign(ev, env->ps_base, fd, what | EV_PERSIST, relay_cb,
-	    event_get_callback_arg(ev));
+	if (what == EV_TIMEOUT)
+		event_assign(ev, env->ps_base, -1, 0, relay_cb, r);
+	else
+		event_assign(ev, env->ps_base, fd, what | EV_PERSIST, relay_cb,
+		    r);
 	event_add(ev, tv);
 }
 
@@ -338,7 +351,7 @@ relay_arm(struct relay *r, int moved)
 	if (r->r_uplen > 0)
 		pw |= EV_WRITE;
 	if (cw == 0)
-		cw = EV_READ;	/* a closed or reset client, and the timer */
+		cw = EV_TIMEOUT;	/* nothing from the client: the timer */
 	if (moved && !(r->r_flags & RF_CSHUT))
 		r->r_cwhat = 0;	/* re-add: a fresh idle timeout */
 	relay_set(r, &r->r_cev, r->r_fd, &r->r_cwhat, cw,

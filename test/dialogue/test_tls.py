@@ -292,6 +292,21 @@ class Relay(TestCase):
         self.assertEqual(rec["line"], ["NOOP\\r\\n"])
         self.srv.wait_log(r"relay=done")
 
+    def test_half_close_delivers_both_ways(self):
+        c = self.login()
+        c.send_raw(b"NOOP\r\nSTAT\r\n")
+        # The client's end of input, while answers are still to come:
+        # popit reads both lines, then EOF, and its answers still arrive.
+        # (SHUT_WR on the descriptor: SSLSocket.shutdown() drops TLS.)
+        with socket.socket(fileno=os.dup(c.sock.fileno())) as raw:
+            raw.shutdown(socket.SHUT_WR)
+        c.expect("+OK NOOP").expect("+OK STAT")
+        self.assertEqual(c.sock.recv(100), b"")
+        rec = read_records(self.srv.recdir)[0]
+        self.assertEqual(rec["line"], ["NOOP\\r\\n", "STAT\\r\\n"])
+        self.assertTrue(rec["eof"])
+        self.srv.wait_log(r"relay=done up=\d+ down=\d+")
+
     def test_popit_crash_closes_the_client(self):
         c = self.login()
         c.send("CRASH")

@@ -14,6 +14,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+for var in ("POPSERV", "POPIT"):       # popserv runs in its own directory
+    if os.path.sep in os.environ.get(var, ""):
+        os.environ[var] = os.path.abspath(os.environ[var])
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
 

@@ -158,6 +158,13 @@ int		 config_parse_duration(const char *, long *);
  * short pattern can otherwise take gigabytes.
  */
 #define CONFIG_REGEX_MAXCOST	20000
+/*
+ * Epsilon moves in that expansion (each "*", "?", optional copy, empty
+ * alternative): regcomp()'s epsilon closures grow with them, so
+ * "(a*){5000}" takes seconds with few nodes. Regexes with more are
+ * refused too, as are stacked quantifiers ("a*+") and a stray ")".
+ */
+#define CONFIG_REGEX_MAXEPS	64
 size_t		 config_regex_cost(const char *);
 
 /* Does addr (AF_INET/AF_INET6, mapped v4 folded) fall in a trusted CIDR? */

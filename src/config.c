@@ -79,7 +79,7 @@ static int	 cfg_single(struct cfparse *, const char *);
 static int	 cfg_number(struct cfparse *, const char *, long long,
 		    long long, long long *);
 static int	 cfg_setstr(struct cfparse *, char **, const char *);
-static size_t	 regex_cost_seq(const char **, int);
+static size_t	 regex_cost_seq(const char **, int, size_t *);
 static int	 cfg_regex(struct cfparse *, regex_t *, int *, const char *,
 		    int, int);
 static int	 cfg_cidr(struct cfparse *, const char *, struct cfg_cidr *);
@@ -1084,8 +1084,8 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
 
 	/* glibc's regcomp copies repeated subexpressions: bound that. */
 	if (config_regex_cost(v) > CONFIG_REGEX_MAXCOST) {
-		cfg_error(p, "regex \"%s\" is too complex (nested or large "
-		    "repetitions)", v);
+		cfg_error(p, "regex \"%s\" is too complex (nested, stacked or "
+		    "large repetitions) or has a \")\" that opens nothing", v);
 		return -1;
 	}
 	if ((rc = regcomp(&nre, v, flags)) != 0) {
@@ -1111,28 +1111,47 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
  * An upper bound on the parse-tree nodes regcomp() builds for an ERE:
  * glibc expands "x+" to "xx*" and "x{m,n}" to n copies of x, so nested
  * or stacked repetitions grow exponentially. Saturates above the limit.
+ *
+ * *eps counts what can be crossed without matching a character in that
+ * expansion: each "*", "?", optional copy of "{m,n}" and empty
+ * alternative. regcomp() computes an epsilon closure for every node, and
+ * their sizes grow with this count: "(a*){5000}", "a*+++++++++++" or
+ * "((|){16}){2,50}" have few nodes and take seconds. Two quantifiers in
+ * a row (a repetition of a repetition in glibc, undefined in POSIX)
+ * saturate at once.
  */
 static size_t
-regex_cost_seq(const char **sp, int depth)
+regex_cost_seq(const char **sp, int depth, size_t *eps)
 {
 	const char	*s = *sp;
-	size_t		 total = 0, alt = 0, piece, mult;
+	size_t		 total = 0, alt = 0, piece, mult, pe, ae = 0;
 	unsigned long	 m, n;
 	char		*end;
+	int		 nquant, empty = 1;
 
-	while (*s != '\0' && *s != ')') {
-		if (*s == '|') {
+	*eps = 0;
+	for (;;) {
+		if (*s == '\0' || *s == ')' || *s == '|') {
+			/* The end of an alternative. */
+			if (empty)
+				ae++;		/* "(|)", "a|": an empty one */
 			total += alt;
-			alt = 0;
+			*eps += ae;
+			if (*s != '|')
+				break;
+			alt = ae = 0;
+			empty = 1;
 			s++;
 			continue;
 		}
+		empty = 0;
 		/* An atom. */
+		pe = 0;
 		if (*s == '(') {
 			s++;
 			if (depth > 64)
 				return CONFIG_REGEX_MAXCOST + 1;
-			piece = regex_cost_seq(&s, depth + 1) + 1;
+			piece = regex_cost_seq(&s, depth + 1, &pe) + 1;
 			if (*s == ')')
 				s++;
 		} else if (*s == '[') {
@@ -1164,13 +1183,15 @@ regex_cost_seq(const char **sp, int depth)
 			s++;
 			piece = 1;
 		}
-		/* Its quantifiers, each multiplying what came before. */
-		for (;;) {
-			if (*s == '*' || *s == '?')
+		/* Its quantifier, multiplying what came before. */
+		for (nquant = 0;; nquant++) {
+			if (*s == '*' || *s == '?') {
 				mult = 1;
-			else if (*s == '+')
+				pe = pe + 1;
+			} else if (*s == '+') {
 				mult = 2;
-			else if (*s == '{') {
+				pe = 2 * pe + 1;
+			} else if (*s == '{') {
 				m = strtoul(s + 1, &end, 10);
 				n = m;
 				if (*end == ',') {
@@ -1184,34 +1205,46 @@ regex_cost_seq(const char **sp, int depth)
 				mult = n > 1 ? n : 1;
 				if (mult > CONFIG_REGEX_MAXCOST)
 					mult = CONFIG_REGEX_MAXCOST + 1;
+				/* n copies, n - m of them optional. */
+				pe = pe > CONFIG_REGEX_MAXEPS / mult ?
+				    CONFIG_REGEX_MAXEPS + 1 : pe * mult +
+				    (n > m ? n - m : 0);
 			} else
 				break;
+			if (nquant > 0)
+				return CONFIG_REGEX_MAXCOST + 1;
 			s++;
 			piece = piece > CONFIG_REGEX_MAXCOST / mult ?
 			    CONFIG_REGEX_MAXCOST + 1 : piece * mult;
+			if (pe > CONFIG_REGEX_MAXEPS)
+				return CONFIG_REGEX_MAXCOST + 1;
 		}
 		alt += piece;
 		if (alt > CONFIG_REGEX_MAXCOST)
 			alt = CONFIG_REGEX_MAXCOST + 1;
+		ae += pe;
+		if (ae > CONFIG_REGEX_MAXEPS)
+			return CONFIG_REGEX_MAXCOST + 1;
 	}
 	*sp = s;
-	total += alt;
+	if (*eps > CONFIG_REGEX_MAXEPS)
+		return CONFIG_REGEX_MAXCOST + 1;
 	return total > CONFIG_REGEX_MAXCOST ? CONFIG_REGEX_MAXCOST + 1 : total;
 }
 
-/* The cost of a whole ERE (see regex_cost_seq). */
+/*
+ * The cost of a whole ERE (see regex_cost_seq): above the limit when
+ * it would expand to too many nodes or too many epsilon moves, or
+ * stacks quantifiers, or has a ")" that opens nothing.
+ */
 size_t
 config_regex_cost(const char *re)
 {
-	size_t	 total = 0;
+	size_t	 total, eps;
 
-	while (*re != '\0') {
-		total += regex_cost_seq(&re, 0);
-		if (*re == ')')
-			re++;		/* unbalanced: regcomp judges it */
-		if (total > CONFIG_REGEX_MAXCOST)
-			return CONFIG_REGEX_MAXCOST + 1;
-	}
+	total = regex_cost_seq(&re, 0, &eps);
+	if (*re != '\0')
+		return CONFIG_REGEX_MAXCOST + 1;	/* a stray ")" */
 	return total;
 }
 

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1145,12 +1147,55 @@ test_regex_cost(void **state)
 	    "too complex");
 }
 
+/*
+ * Regexes with few nodes but many epsilon moves, which glibc's regcomp()
+ * takes seconds or hours over (fuzz_config found the first): refused,
+ * while ordinary ones still pass, and what passes compiles at once.
+ */
+static void
+test_regex_epsilon(void **state)
+{
+	static const char *bombs[] = {
+		/* corpus/fuzz_config/timeout-regex-stacked */
+		"\\++\x84\x84\x84+\x84\x84]*++++++++++++++)",
+		"a*+", "x]*+++++++++++", "(a*){5000}", "((a*){100}){100}",
+		"(^(|){16}){2,50}", ")?)*(^(|){16}){2,50}", "a)", "x{1,300}",
+		"(((((((a*)+)+)+)+)+)+)", "((.*)*){100}",
+	};
+	static const char *fine[] = {
+		"[a-z]{1,64}", "([a-z]+\\.)*[a-z]+@", "^(joe|ann)$", "(a*){64}",
+		"((a*)*){32}", "(((((a*)*)*)*)*){12}", "a{20000}",
+		"(a|b){6000}",
+	};
+	struct timespec	 t0, t1;
+	regex_t		 re;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bombs) / sizeof(bombs[0]); i++)
+		assert_true(config_regex_cost(bombs[i]) > CONFIG_REGEX_MAXCOST);
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		assert_true(config_regex_cost(fine[i]) <= CONFIG_REGEX_MAXCOST);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(regcomp(&re, fine[i], REG_EXTENDED), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		regfree(&re);
+		/* Milliseconds here; a generous bound for a loaded machine. */
+		assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
+		    (t1.tv_nsec - t0.tv_nsec) < 500000000L);
+	}
+	expect_error("folder \\+(a*){5000}\n", 1, "folder", "too complex");
+	expect_error("useropt /(x)*+\n", 1, "useropt", "too complex");
+	expect_error("whoson.deny a)b\n", 1, "whoson.deny", "opens nothing");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_regex_cost),
+		cmocka_unit_test(test_regex_epsilon),
 		cmocka_unit_test(test_comments_blanks),
 		cmocka_unit_test(test_cannot_open),
 		cmocka_unit_test(test_numbers_good),

@@ -54,7 +54,8 @@ void		 tls_conn_release(struct tls_conn *);
  * EV_WRITE when it waits for the socket, -1 when it failed (why says
  * how, for the log).
  */
-int		 tls_conn_handshake(struct tls_conn *, char *why, size_t whysz);
+int		 tls_conn_handshake(struct tls_conn *, char *why,
+		    size_t whysz);
 /* "TLSv1.3/TLS_AES_256_GCM_SHA384", for the log. */
 const char	*tls_conn_describe(const struct tls_conn *, char *, size_t);
 /*

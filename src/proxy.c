@@ -193,7 +193,8 @@ static ssize_t
 proxy_v1(const unsigned char *buf, size_t len, struct proxy_hdr *ph)
 {
 	const unsigned char	*p, *end, *cr;
-	char			 proto[8], src[48], dst[48], sport[8], dport[8];
+	char			 proto[8], src[48], dst[48];
+	char			 sport[8], dport[8];
 	size_t			 scan;
 	int			 af;
 

@@ -197,7 +197,7 @@ relay_round(struct relay *r)
 		if (ret > 0) {
 			r->r_upbytes += ret;
 			if (r->r_flags & RF_PGONE)
-				r->r_uplen = 0;		/* nobody reads it */
+				r->r_uplen = 0;	/* nobody reads it */
 			else
 				r->r_uplen += ret;
 			moved = 1;

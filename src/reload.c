@@ -211,7 +211,8 @@ reload_config(void)
 	env->ps_conf = cf;
 	tls_install(ctx);
 	if (cf->cf_tls_cert != NULL)
-		log_info("reload: TLS certificate %s in force", cf->cf_tls_cert);
+		log_info("reload: TLS certificate %s in force",
+		    cf->cf_tls_cert);
 	olddb = env->ps_userdb;
 	env->ps_userdb = db;
 	userdb_close(olddb);	/* closed now, or after its last queued check */

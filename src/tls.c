@@ -51,7 +51,8 @@ struct tls_errsink {
 
 static SSL_CTX	*tls_ctx;
 
-static SSL_CTX	*tls_ctx_load(const struct config *, struct tls_errsink *);
+static SSL_CTX	*tls_ctx_load(const struct config *,
+		    struct tls_errsink *);
 static void	 tls_error(struct tls_errsink *, const char *, const char *);
 static void	 tls_why(SSL *, int, char *, size_t);
 static ssize_t	 tls_io_result(struct tls_conn *, int);

@@ -77,8 +77,10 @@ v2(unsigned char *out, int vercmd, int fam, const void *body, size_t len)
 static void
 test_v1_tcp(void **state)
 {
-	static const char h4[] = "PROXY TCP4 192.0.2.7 198.51.100.1 56324 110\r\n";
-	static const char h6[] = "PROXY TCP6 2001:db8::7 2001:db8::1 65535 995\r\n";
+	static const char h4[] =
+	    "PROXY TCP4 192.0.2.7 198.51.100.1 56324 110\r\n";
+	static const char h6[] =
+	    "PROXY TCP6 2001:db8::7 2001:db8::1 65535 995\r\n";
 	struct proxy_hdr	 ph;
 	char			 buf[256];
 
@@ -116,7 +118,8 @@ test_v1_unknown(void **state)
 static void
 test_v1_partial_and_not(void **state)
 {
-	static const char h[] = "PROXY TCP4 192.0.2.7 198.51.100.1 56324 110\r\n";
+	static const char h[] =
+	    "PROXY TCP4 192.0.2.7 198.51.100.1 56324 110\r\n";
 	struct proxy_hdr	 ph;
 	size_t			 i;
 

@@ -48,6 +48,14 @@ struct userdb {
 	const struct userdb_ops	*ud_ops;
 	void			*ud_priv;	/* the backend's state */
 	unsigned int		 ud_refs;	/* loop thread only */
+	/*
+	 * For a backend without uo_setting (system, mysql): the setting of
+	 * the last hash a lookup found, which passwd_dummy() then uses, so
+	 * that an unknown user costs what the accounts in use cost rather
+	 * than what the system's preferred method would.
+	 */
+	pthread_mutex_t		 ud_seen_lock;
+	char			 ud_seen[CRYPT_OUTPUT_SIZE];
 };
 
 /* One record of a userdb file; the strings point into ut_buf. */
@@ -121,6 +129,7 @@ static enum userdb_status udsys_lookup(struct userdb *, const char *,
 static void	 udsys_close(struct userdb *);
 static char	*udsys_grow(char *, size_t *);
 static int	 udsys_expired(const struct spwd *);
+static void	 udsys_shadow_probe(const char *);
 
 static int	 udfile_open(struct userdb *, const struct config *, char *,
 		    size_t);
@@ -220,7 +229,9 @@ userdb_open(const struct config *cf, char *err, size_t errsz)
 	}
 	db->ud_ops = ops;
 	db->ud_refs = 1;
+	pthread_mutex_init(&db->ud_seen_lock, NULL);
 	if (ops->uo_open(db, cf, err, errsz) == -1) {
+		pthread_mutex_destroy(&db->ud_seen_lock);
 		free(db);
 		return NULL;
 	}
@@ -246,6 +257,7 @@ userdb_close(struct userdb *db)
 		return;
 	if (db->ud_ops->uo_close != NULL)
 		db->ud_ops->uo_close(db);
+	pthread_mutex_destroy(&db->ud_seen_lock);
 	free(db);
 }
 
@@ -254,9 +266,23 @@ enum userdb_status
 userdb_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
     char *err, size_t errsz)
 {
+	enum userdb_status	 st;
+	char			 setting[CRYPT_OUTPUT_SIZE];
+
 	memset(e, 0, sizeof(*e));
 	userdb_seterr(err, errsz, "%s", "");
-	return db->ud_ops->uo_lookup(db, name, e, err, errsz);
+	st = db->ud_ops->uo_lookup(db, name, e, err, errsz);
+	/* Learn the kind of hash in use, for passwd_dummy(). */
+	if (st == USERDB_FOUND && db->ud_ops->uo_setting == NULL &&
+	    e->ue_password != NULL &&
+	    passwd_setting_of(e->ue_password, setting, sizeof(setting)) == 0) {
+		pthread_mutex_lock(&db->ud_seen_lock);
+		if (strcmp(db->ud_seen, setting) != 0)
+			memcpy(db->ud_seen, setting, sizeof(db->ud_seen));
+		pthread_mutex_unlock(&db->ud_seen_lock);
+		explicit_bzero(setting, sizeof(setting));
+	}
+	return st;
 }
 
 /* Free an entry's strings, wiping the password, and zero it. */
@@ -417,6 +443,20 @@ udsys_close(struct userdb *db)
 	(void)db;
 }
 
+/*
+ * An unknown user: read the shadow database as a known one's lookup
+ * would, so that the time it takes does not tell them apart.
+ */
+static void
+udsys_shadow_probe(const char *name)
+{
+	struct spwd	 sp, *spp = NULL;
+	char		 buf[4096];
+
+	(void)getspnam_r(name, &sp, buf, sizeof(buf), &spp);
+	explicit_bzero(buf, sizeof(buf));
+}
+
 /* Double a getpw*_r buffer, wiping the old one; NULL past the limit. */
 static char *
 udsys_grow(char *buf, size_t *bufsz)
@@ -474,6 +514,7 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 		goto done;
 	}
 	if (pwp == NULL) {
+		udsys_shadow_probe(name);
 		status = USERDB_NOTFOUND;
 		goto done;
 	}
@@ -1264,7 +1305,9 @@ passwd_verify(const char *stored, const char *secret, size_t secretlen,
 /*
  * For an unknown user: do what passwd_verify() would, against the
  * setting of the kind of hash the database uses (a file's first valid
- * hash; else the system's preferred method), and throw the result away.
+ * hash; for the system and mysql databases, that of the last hash a
+ * lookup found; else the system's preferred method), and throw the
+ * result away.
  */
 void
 passwd_dummy(struct userdb *db, const char *secret, size_t secretlen,
@@ -1281,9 +1324,16 @@ passwd_dummy(struct userdb *db, const char *secret, size_t secretlen,
 	}
 	if (passwd_phrase(phrase, sizeof(phrase), secret, secretlen) == -1)
 		return;
-	if (db == NULL || db->ud_ops->uo_setting == NULL ||
-	    db->ud_ops->uo_setting(db, setting, sizeof(setting)) == -1 ||
-	    passwd_crypt(phrase, setting, NULL) == -1)
+	setting[0] = '\0';
+	if (db != NULL && db->ud_ops->uo_setting != NULL) {
+		if (db->ud_ops->uo_setting(db, setting, sizeof(setting)) == -1)
+			setting[0] = '\0';
+	} else if (db != NULL) {
+		pthread_mutex_lock(&db->ud_seen_lock);
+		memcpy(setting, db->ud_seen, sizeof(setting));
+		pthread_mutex_unlock(&db->ud_seen_lock);
+	}
+	if (setting[0] == '\0' || passwd_crypt(phrase, setting, NULL) == -1)
 		(void)passwd_crypt(phrase, passwd_default_setting(), NULL);
 	explicit_bzero(phrase, sizeof(phrase));
 	explicit_bzero(setting, sizeof(setting));

@@ -4,7 +4,9 @@
  * takes an expired slot or evicts the one whose last failure is oldest,
  * so memory is fixed and every operation is O(1) however many addresses
  * attack. The bucket is chosen with a keyed hash, so an attacker cannot
- * aim at a victim's bucket.
+ * aim at a victim's bucket. An IPv6 client counts by its /64: one
+ * subscriber has 2^64 addresses, and a fresh one for every attempt
+ * would otherwise never be penalised.
  */
 
 #include <stdint.h>
@@ -31,6 +33,7 @@ struct penalty {
 
 static struct penalty_ent *penalty_bucket(const struct penalty *,
 		    const struct addrkey *);
+static void	 penalty_key(struct addrkey *, const struct addrkey *);
 static int	 penalty_live(const struct penalty_ent *, time_t);
 
 /* A table for at least maxentries addresses. */
@@ -63,6 +66,15 @@ penalty_free(struct penalty *pt)
 	free(pt);
 }
 
+/* The key an address is remembered by: IPv6 cut to its /64. */
+static void
+penalty_key(struct addrkey *out, const struct addrkey *in)
+{
+	*out = *in;
+	if (out->ak_family == AF_INET6)
+		memset(out->ak_addr + 8, 0, sizeof(out->ak_addr) - 8);
+}
+
 /* The first of the PENALTY_WAYS slots that key may live in. */
 static struct penalty_ent *
 penalty_bucket(const struct penalty *pt, const struct addrkey *key)
@@ -81,13 +93,17 @@ penalty_live(const struct penalty_ent *pe, time_t now)
 
 /* Record a failure; returns the delay before it is answered. */
 int
-penalty_fail(struct penalty *pt, const struct addrkey *key, time_t now,
+penalty_fail(struct penalty *pt, const struct addrkey *addr, time_t now,
     int faildelay)
 {
-	struct penalty_ent	*b = penalty_bucket(pt, key), *pe = NULL;
+	struct penalty_ent	*b, *pe = NULL;
+	struct addrkey		 k, *key = &k;
 	unsigned int		 earlier;
 	long			 delay;
 	int			 i;
+
+	penalty_key(key, addr);
+	b = penalty_bucket(pt, key);
 
 	for (i = 0; i < PENALTY_WAYS; i++)
 		if (b[i].pe_fails > 0 && addrkey_eq(&b[i].pe_key, key)) {
@@ -127,10 +143,15 @@ penalty_fail(struct penalty *pt, const struct addrkey *key, time_t now,
 
 /* Failures from key still remembered at now. */
 unsigned int
-penalty_count(const struct penalty *pt, const struct addrkey *key, time_t now)
+penalty_count(const struct penalty *pt, const struct addrkey *addr,
+    time_t now)
 {
-	const struct penalty_ent	*b = penalty_bucket(pt, key);
+	const struct penalty_ent	*b;
+	struct addrkey			 k, *key = &k;
 	int				 i;
+
+	penalty_key(key, addr);
+	b = penalty_bucket(pt, key);
 
 	for (i = 0; i < PENALTY_WAYS; i++)
 		if (b[i].pe_fails > 0 && addrkey_eq(&b[i].pe_key, key))

@@ -140,6 +140,39 @@ test_ipv6(void **state)
 	penalty_free(pt);
 }
 
+/*
+ * IPv6 addresses of one /64 are one client: a fresh address for every
+ * attempt does not escape the penalty. Another /64 is another client.
+ */
+static void
+test_ipv6_prefix(void **state)
+{
+	struct penalty	*pt = penalty_new(64);
+	struct addrkey	 a, b, other;
+	unsigned int	 i;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.ak_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1:2::1", a.ak_addr);
+	assert_int_equal(penalty_fail(pt, &a, 10, 1), 1);
+	b = a;
+	for (i = 0; i < 4; i++) {
+		b.ak_addr[15] = (unsigned char)(i + 2);
+		b.ak_addr[9] = (unsigned char)(i * 37);
+		penalty_fail(pt, &b, 10, 1);
+	}
+	/* Five failures from five addresses of 2001:db8:1:2::/64. */
+	assert_int_equal(penalty_count(pt, &a, 11), 5);
+	b.ak_addr[8] = 0xff;
+	assert_int_equal(penalty_fail(pt, &b, 11, 1), 15);
+	other = a;
+	other.ak_addr[7] ^= 1;		/* 2001:db8:1:3::1 */
+	assert_int_equal(penalty_count(pt, &other, 11), 0);
+	assert_int_equal(penalty_fail(pt, &other, 11, 1), 1);
+	penalty_free(pt);
+}
+
 int
 main(void)
 {
@@ -150,6 +183,7 @@ main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_ipv6_prefix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -228,3 +228,11 @@ def wait_count(srv, pattern, n, timeout=15):
             raise AssertionError("%d of %d log lines match %r"
                                  % (len(found), n, pattern))
         time.sleep(0.01)
+
+
+def asan_no_quarantine():
+    """preexec: under ASan, free memory at once (no quarantine), so that
+    VmRSS shows what popserv keeps rather than what ASan holds back."""
+    opts = os.environ.get("ASAN_OPTIONS", "")
+    os.environ["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
+        "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"

@@ -19,7 +19,8 @@ import threading
 import time
 import unittest
 
-from abuse_util import (children, rss_kb, stats, wait_count, wait_stats)
+from abuse_util import (asan_no_quarantine, children, rss_kb, stats,
+                        wait_count, wait_stats)
 from engine_util import (AUTH_FAILED, SAMEADDR, STUB_OK, TestCase, greet,
                          stub_server)
 from lifecycle_util import read_records, rewrite_conf
@@ -51,18 +52,10 @@ def fail_batch(srv, per_conn, conns):
 
 class TenThousandFailures(TestCase):
 
-    @staticmethod
-    def no_quarantine():
-        """preexec: under ASan, free memory at once (no quarantine), so
-        that VmRSS shows what popserv keeps, not what ASan holds back."""
-        opts = os.environ.get("ASAN_OPTIONS", "")
-        os.environ["ASAN_OPTIONS"] = (opts + ":" if opts else "") + \
-            "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-
     def test_memory_stays_flat(self):
         srv = stub_server(self, crypt=False, users={"joe": "secret"},
                           conf="faildelay 0\nfailpenalty 0\nmaxfails 100",
-                          preexec=self.no_quarantine)
+                          preexec=asan_no_quarantine)
         pid = srv.proc.pid
         # Warm up: allocator arenas, the user table, libevent's maps.
         self.assertEqual(fail_batch(srv, 100, 10), 1000)

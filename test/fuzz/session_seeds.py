@@ -57,6 +57,11 @@ class Prog:
         return self.op(7 | (maxjobs << 3), which)
 
 
+def b64(data):
+    import base64
+    return base64.b64encode(data).decode()
+
+
 def seeds():
     yield "login", (Prog().connect().send(0, "USER joe\r\nPASS secret\r\n")
                     .finish().send(0, "STAT\r\nQUIT\r\n"))
@@ -108,6 +113,23 @@ def seeds():
            "USER \"q\\\r\nPASS p\r\n").finish())
     yield "uid0", (Prog().connect().send(0, "USER root\r\nPASS rootpw\r\n")
                    .finish())
+    yield "auth_plain", (Prog().connect().send(
+        0, "AUTH PLAIN %s\r\n" % b64(b"\0joe\0secret")).finish()
+        .send(0, "NOOP\r\n"))
+    yield "auth_plain_continued", (Prog().connect()
+                                   .send(0, "AUTH\r\nAUTH PLAIN\r\n")
+                                   .send(0, "*\r\nAUTH PLAIN\r\n")
+                                   .send(0, b64(b"joe\0joe\0wrong") + "\r\n")
+                                   .finish()
+                                   .send(0, "AUTH PLAIN =\r\nAUTH X\r\n"))
+    yield "proxy_v1", (Prog().conf(2).connect().send(
+        0, "PROXY TCP4 192.0.2.7 198.51.100.1 4711 110\r\n"
+           "USER joe\r\nPASS secret\r\n").finish())
+    yield "proxy_v2", (Prog().conf(2).connect().send(
+        0, b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c"
+           b"\xc0\x00\x02\x07\xc6\x33\x64\x01\x12\x67\x00\x6e"
+           b"CAPA\r\n"))
+    yield "stls_off", (Prog().connect().send(0, "STLS\r\nCAPA\r\n"))
 
 
 def main():

@@ -46,6 +46,20 @@
 #define CLOSE_RANGE_UNSHARE	(1U << 1)
 #endif
 
+/*
+ * valgrind runs only the clone()s of fork, vfork and threads, and stops
+ * the whole process at any other: a build for it (POPSERV_VALGRIND) does
+ * not share the descriptor table, so the clone is a vfork to valgrind,
+ * which runs it as a fork. The child then copies popserv's descriptor
+ * table (closed again at once), and a failure before exec is known to
+ * the parent only by popit's exit status 127.
+ */
+#ifdef POPSERV_VALGRIND
+#define HANDOFF_CLONE	(CLONE_VM | CLONE_VFORK | SIGCHLD)
+#else
+#define HANDOFF_CLONE	(CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD)
+#endif
+
 /* A running popit. */
 struct child {
 	struct child		*c_next;	/* hash chain */
@@ -424,8 +438,7 @@ handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = clone(handoff_child, handoff_stack, CLONE_VM | CLONE_VFORK |
-	    CLONE_FILES | SIGCHLD, &sp);
+	pid = clone(handoff_child, handoff_stack, HANDOFF_CLONE, &sp);
 	saved = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* The slot rests on the log socket again: popserv's copy is fd. */

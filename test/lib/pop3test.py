@@ -32,6 +32,17 @@ TEST_UID = TEST_GID = 65534
 SANITIZER_REPORT = re.compile(r"ERROR: (?:Address|Leak)Sanitizer|"
                               r"runtime error: ")
 STOP_TIMEOUT = TIMEOUT
+# POPSERV_VALGRIND=1 runs popserv under valgrind's memcheck (a build with
+# -DPOPSERV_VALGRIND=ON, see docs/security.md): any error it reports, a
+# definite leak included, fails the test at stop(). Everything is slower
+# under valgrind, so tests with tight time bounds may fail for that alone.
+VALGRIND = os.environ.get("POPSERV_VALGRIND") == "1"
+VALGRIND_ARGS = ["valgrind", "-q", "--error-exitcode=99",
+                 "--leak-check=full", "--show-leak-kinds=definite",
+                 "--errors-for-leak-kinds=definite", "--num-callers=30"]
+if VALGRIND:
+    TIMEOUT = 30.0
+    STOP_TIMEOUT = 120.0
 
 
 def chown_tree(path, uid, gid):
@@ -242,8 +253,12 @@ class Server:
 
     def start(self):
         self.logf = open(self.log_path, "ab")
+        argv = [POPSERV, "-d", "-C", self.conf_path, *self.args]
+        if VALGRIND:
+            argv = VALGRIND_ARGS + ["--log-file=" + os.path.join(
+                self.dir, "valgrind.%p.log")] + argv
         self.proc = subprocess.Popen(
-            [POPSERV, "-d", "-C", self.conf_path, *self.args],
+            argv,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             cwd=self.dir, preexec_fn=self.preexec)
         deadline = time.monotonic() + TIMEOUT
@@ -319,7 +334,23 @@ class Server:
                 self.proc.wait()
         self.logf.close()
         self.check_sanitizers()
+        self.check_valgrind()
         return self.proc.returncode
+
+    def check_valgrind(self):
+        """Under POPSERV_VALGRIND=1: raise AssertionError for an error
+        memcheck reported (each log is read once)."""
+        if not VALGRIND:
+            return
+        import glob
+        for path in sorted(glob.glob(os.path.join(self.dir,
+                                                  "valgrind.*.log"))):
+            with open(path, errors="replace") as f:
+                text = f.read()
+            os.rename(path, path + ".seen")
+            if text.strip():
+                raise AssertionError("valgrind: %s\n%s"
+                                     % (os.path.basename(path), text[:6000]))
 
     def check_sanitizers(self):
         """Raise AssertionError for a new sanitizer report in the log."""

@@ -80,6 +80,7 @@ static int	 cfg_number(struct cfparse *, const char *, long long,
 		    long long, long long *);
 static int	 cfg_setstr(struct cfparse *, char **, const char *);
 static size_t	 regex_cost_seq(const char **, int, size_t *);
+static size_t	 regex_bail(const char **, const char *);
 static int	 cfg_regex(struct cfparse *, regex_t *, int *, const char *,
 		    int, int);
 static int	 cfg_cidr(struct cfparse *, const char *, struct cfg_cidr *);
@@ -1108,6 +1109,18 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
 }
 
 /*
+ * Give up on a regex: too costly. The rest of it is skipped, so that the
+ * callers up the nesting stop too (parsing it again at each level would
+ * take exponential time).
+ */
+static size_t
+regex_bail(const char **sp, const char *s)
+{
+	*sp = s + strlen(s);
+	return CONFIG_REGEX_MAXCOST + 1;
+}
+
+/*
  * An upper bound on the parse-tree nodes regcomp() builds for an ERE:
  * glibc expands "x+" to "xx*" and "x{m,n}" to n copies of x, so nested
  * or stacked repetitions grow exponentially. Saturates above the limit.
@@ -1150,7 +1163,7 @@ regex_cost_seq(const char **sp, int depth, size_t *eps)
 		if (*s == '(') {
 			s++;
 			if (depth > 64)
-				return CONFIG_REGEX_MAXCOST + 1;
+				return regex_bail(sp, s);
 			piece = regex_cost_seq(&s, depth + 1, &pe) + 1;
 			if (*s == ')')
 				s++;
@@ -1212,23 +1225,23 @@ regex_cost_seq(const char **sp, int depth, size_t *eps)
 			} else
 				break;
 			if (nquant > 0)
-				return CONFIG_REGEX_MAXCOST + 1;
+				return regex_bail(sp, s);
 			s++;
 			piece = piece > CONFIG_REGEX_MAXCOST / mult ?
 			    CONFIG_REGEX_MAXCOST + 1 : piece * mult;
 			if (pe > CONFIG_REGEX_MAXEPS)
-				return CONFIG_REGEX_MAXCOST + 1;
+				return regex_bail(sp, s);
 		}
 		alt += piece;
 		if (alt > CONFIG_REGEX_MAXCOST)
 			alt = CONFIG_REGEX_MAXCOST + 1;
 		ae += pe;
 		if (ae > CONFIG_REGEX_MAXEPS)
-			return CONFIG_REGEX_MAXCOST + 1;
+			return regex_bail(sp, s);
 	}
 	*sp = s;
 	if (*eps > CONFIG_REGEX_MAXEPS)
-		return CONFIG_REGEX_MAXCOST + 1;
+		return regex_bail(sp, s);
 	return total > CONFIG_REGEX_MAXCOST ? CONFIG_REGEX_MAXCOST + 1 : total;
 }
 

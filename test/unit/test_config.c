@@ -1169,6 +1169,7 @@ test_regex_epsilon(void **state)
 	};
 	struct timespec	 t0, t1;
 	regex_t		 re;
+	char		 buf[256], *p;
 	size_t		 i;
 
 	(void)state;
@@ -1184,6 +1185,29 @@ test_regex_epsilon(void **state)
 		assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
 		    (t1.tv_nsec - t0.tv_nsec) < 500000000L);
 	}
+	/*
+	 * The bound itself must be cheap: giving up inside a group once
+	 * re-parsed the rest at every level (corpus/fuzz_config/
+	 * timeout-regex-bail took 17 s). Thirty nested groups, each with a
+	 * quantifier, then sixty-four stars.
+	 */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_true(config_regex_cost("((((((((((((((((((((((((((((((a+)+)+)+"
+	    ")+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+") >
+	    CONFIG_REGEX_MAXCOST);
+	for (p = buf, i = 0; i < 64; i++)
+		*p++ = '(';
+	*p++ = 'a';
+	*p++ = '*';
+	for (i = 0; i < 64; i++) {
+		*p++ = ')';
+		*p++ = '*';
+	}
+	*p = '\0';
+	assert_true(config_regex_cost(buf) > CONFIG_REGEX_MAXCOST);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
+	    (t1.tv_nsec - t0.tv_nsec) < 100000000L);
 	expect_error("folder \\+(a*){5000}\n", 1, "folder", "too complex");
 	expect_error("useropt /(x)*+\n", 1, "useropt", "too complex");
 	expect_error("whoson.deny a)b\n", 1, "whoson.deny", "opens nothing");

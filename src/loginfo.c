@@ -316,6 +316,7 @@ loginfo_main(void *arg)
 	char			 err[512], esc[600], user[128];
 	time_t			 conn_lastlog = 0, fail_lastlog = 0;
 	int			 backoff = LOGINFO_BACKOFF_MIN, lost, ok;
+	int			 stopping;
 
 	(void)arg;
 	mysql_thread_init();
@@ -323,7 +324,8 @@ loginfo_main(void *arg)
 		pthread_mutex_lock(&li.mtx);
 		while (li.count == 0 && !li.stopping)
 			pthread_cond_wait(&li.cond, &li.mtx);
-		if (li.stopping) {
+		/* Stopping: write what is queued first (loginfo_stop waits). */
+		if (li.count == 0) {
 			pthread_mutex_unlock(&li.mtx);
 			break;
 		}
@@ -333,6 +335,11 @@ loginfo_main(void *arg)
 		if (li.conn == NULL) {
 			if ((li.conn = dbm_connect(&li.my, err, sizeof(err))) ==
 			    NULL) {
+				pthread_mutex_lock(&li.mtx);
+				stopping = li.stopping;
+				pthread_mutex_unlock(&li.mtx);
+				if (stopping)
+					break;	/* the rest is counted lost */
 				if (loginfo_due(&conn_lastlog, time(NULL)))
 					log_warnx("loginfo: %s; again in %d s",
 					    log_escape(esc, sizeof(esc), err,

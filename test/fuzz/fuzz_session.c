@@ -75,17 +75,17 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 struct fz_conn {
 	struct session	*fc_session;	/* NULL once released */
 	int		 fc_used;
-	int		 fc_fd;		/* a pipe's read end, never ready */
+	int		 fc_fd;	/* a pipe's read end: never ready */
 	int		 fc_wfd;	/* its write end, kept open */
-	unsigned char	 fc_in[FZ_INMAX];	/* delivered so far */
+	unsigned char	 fc_in[FZ_INMAX]; /* delivered so far */
 	size_t		 fc_inlen;
-	size_t		 fc_pos;		/* consumed by the session */
-	size_t		 fc_peeked;		/* shown by the last peek */
-	int		 fc_eof;		/* half-closed by the client */
-	int		 fc_reset;		/* reset by the client */
-	int		 fc_full;		/* writes take nothing (EAGAIN) */
-	size_t		 fc_window;		/* bytes a write takes; 0: all */
-	int		 fc_lastcr;		/* the last byte written was CR */
+	size_t		 fc_pos;	/* consumed by the session */
+	size_t		 fc_peeked;	/* shown by the last peek */
+	int		 fc_eof;	/* half-closed by the client */
+	int		 fc_reset;	/* reset by the client */
+	int		 fc_full;	/* writes take nothing (EAGAIN) */
+	size_t		 fc_window;	/* bytes a write takes, 0: all */
+	int		 fc_lastcr;	/* the last byte written was CR */
 };
 
 /* A login handed to the "popit" of this file. */
@@ -392,7 +392,7 @@ struct fz_events {
 	short		 fe_what[64];
 	size_t		 fe_n;
 	const void	*fe_arg;	/* NULL: every session's */
-	short		 fe_want;	/* EV_READ, EV_WRITE or EV_TIMEOUT */
+	short		 fe_want;	/* EV_READ, EV_WRITE or timeout */
 };
 
 static int
@@ -536,7 +536,7 @@ fz_pick(unsigned char sel)
 	if (!c->fc_used)
 		return NULL;
 	if (c->fc_session == NULL) {
-		c->fc_used = 0;		/* closed: the slot is free again */
+		c->fc_used = 0;	/* closed: the slot is free again */
 		return NULL;
 	}
 	return c;
@@ -600,7 +600,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 0:		/* connect from address arg & 3 */
 			fz_connect(arg);
 			break;
-		case 1:		/* send the next (op >> 3) + 1 bytes to arg */
+		case 1:		/* the next (op >> 3) + 1 bytes to arg */
 			n = (size_t)(op >> 3) + 1;
 			if (n > size - off)
 				n = size - off;
@@ -610,7 +610,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			off += n;
 			break;
-		case 2:		/* arg's writes: 0 all, 1 none, n n - 1 bytes */
+		case 2:		/* writes take: 0 all, 1 none, n n-1 */
 			if ((c = fz_pick(arg)) != NULL) {
 				n = op >> 3;
 				c->fc_full = n == 1;
@@ -639,7 +639,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fz_fire(c != NULL && (op & 8) ? c->fc_session : NULL,
 			    EV_TIMEOUT);
 			break;
-		case 7:		/* reload: another configuration, queue bound */
+		case 7:		/* reload: configuration, queue bound */
 			env->ps_conf = fz_conf[arg % FZ_NCONF];
 			fz_maxjobs = (size_t)(op >> 3) % (FZ_MAXJOBS + 1);
 			break;

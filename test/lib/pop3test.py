@@ -37,7 +37,7 @@ STOP_TIMEOUT = TIMEOUT
 # definite leak included, fails the test at stop(). Everything is slower
 # under valgrind, so tests with tight time bounds may fail for that alone.
 VALGRIND = os.environ.get("POPSERV_VALGRIND") == "1"
-VALGRIND_ARGS = ["valgrind", "-q", "--error-exitcode=99",
+VALGRIND_ARGS = ["valgrind", "-q", "--error-exitcode=99", "--vgdb=no",
                  "--leak-check=full", "--show-leak-kinds=definite",
                  "--errors-for-leak-kinds=definite", "--num-callers=30"]
 if VALGRIND:
@@ -255,8 +255,12 @@ class Server:
         self.logf = open(self.log_path, "ab")
         argv = [POPSERV, "-d", "-C", self.conf_path, *self.args]
         if VALGRIND:
+            # Writable after a uid/gid drop, for children too.
+            vgdir = os.path.join(self.dir, "valgrind")
+            os.makedirs(vgdir, exist_ok=True)
+            os.chmod(vgdir, 0o1777)
             argv = VALGRIND_ARGS + ["--log-file=" + os.path.join(
-                self.dir, "valgrind.%p.log")] + argv
+                vgdir, "%p.log")] + argv
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
@@ -343,8 +347,8 @@ class Server:
         if not VALGRIND:
             return
         import glob
-        for path in sorted(glob.glob(os.path.join(self.dir,
-                                                  "valgrind.*.log"))):
+        for path in sorted(glob.glob(os.path.join(self.dir, "valgrind",
+                                                  "*.log"))):
             with open(path, errors="replace") as f:
                 text = f.read()
             os.rename(path, path + ".seen")

@@ -21,6 +21,10 @@ void	fatal(const char *, ...) __attribute__((format(printf, 1, 2)))
 void	fatalx(const char *, ...) __attribute__((format(printf, 1, 2)))
 	    __attribute__((noreturn));
 
+/* Format a reason into the caller's optional error buffer (err may be NULL). */
+void	log_seterr(char *err, size_t errsz, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
 /*
  * Escape client-supplied text for a log line: printable ASCII except '\\'
  * and '"' is kept, everything else becomes \n, \r, \t, \\, \" or \xNN.

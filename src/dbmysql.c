@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,26 +15,12 @@
 
 #include "config.h"
 #include "dbmysql.h"
+#include "log.h"
 
-static void	 dbm_seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static const char *dbm_value(const struct dbm_var *, size_t, char, int *);
 
 static pthread_mutex_t	 dbm_lock = PTHREAD_MUTEX_INITIALIZER;
 static int		 dbm_users;
-
-/* snprintf into an error buffer. */
-static void
-dbm_seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /*
  * mysql_library_init() is not thread-safe: call it from the main thread
@@ -77,7 +62,7 @@ dbm_parse_host(const char *spec, struct dbm_target *t, char *err,
 		return 0;
 	if (spec[0] == '/') {
 		if (strlen(spec) >= sizeof(t->dt_socket)) {
-			dbm_seterr(err, errsz, "socket path too long");
+			log_seterr(err, errsz, "socket path too long");
 			return -1;
 		}
 		snprintf(t->dt_socket, sizeof(t->dt_socket), "%s", spec);
@@ -85,14 +70,14 @@ dbm_parse_host(const char *spec, struct dbm_target *t, char *err,
 	}
 	if (spec[0] == '[') {
 		if ((end = strchr(spec, ']')) == NULL) {
-			dbm_seterr(err, errsz, "\"%s\": missing ]", spec);
+			log_seterr(err, errsz, "\"%s\": missing ]", spec);
 			return -1;
 		}
 		len = (size_t)(end - spec - 1);
 		if (end[1] == ':')
 			port = end + 2;
 		else if (end[1] != '\0') {
-			dbm_seterr(err, errsz, "\"%s\": junk after ]", spec);
+			log_seterr(err, errsz, "\"%s\": junk after ]", spec);
 			return -1;
 		}
 		spec++;
@@ -103,13 +88,13 @@ dbm_parse_host(const char *spec, struct dbm_target *t, char *err,
 		len = end != NULL ? (size_t)(end - spec) : strlen(spec);
 	}
 	if (len == 0 || len >= sizeof(t->dt_host)) {
-		dbm_seterr(err, errsz, "bad host name");
+		log_seterr(err, errsz, "bad host name");
 		return -1;
 	}
 	memcpy(t->dt_host, spec, len);
 	t->dt_host[len] = '\0';
 	if (bracket && inet_pton(AF_INET6, t->dt_host, &a6) != 1) {
-		dbm_seterr(err, errsz, "\"%s\" is not an IPv6 address",
+		log_seterr(err, errsz, "\"%s\" is not an IPv6 address",
 		    t->dt_host);
 		return -1;
 	}
@@ -118,7 +103,7 @@ dbm_parse_host(const char *spec, struct dbm_target *t, char *err,
 		n = strtoul(port, &ep, 10);
 		if (port[0] < '0' || port[0] > '9' || *ep != '\0' ||
 		    errno != 0 || n == 0 || n > 65535) {
-			dbm_seterr(err, errsz, "bad port \"%s\"", port);
+			log_seterr(err, errsz, "bad port \"%s\"", port);
 			return -1;
 		}
 		t->dt_port = (unsigned int)n;
@@ -234,11 +219,11 @@ dbm_connect(const struct cfg_mysql *my, char *err, size_t errsz)
 	char			 why[256];
 
 	if (dbm_parse_host(my->my_host, &t, why, sizeof(why)) == -1) {
-		dbm_seterr(err, errsz, "host: %s", why);
+		log_seterr(err, errsz, "host: %s", why);
 		return NULL;
 	}
 	if ((m = mysql_init(NULL)) == NULL) {
-		dbm_seterr(err, errsz, "mysql_init: out of memory");
+		log_seterr(err, errsz, "mysql_init: out of memory");
 		return NULL;
 	}
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
@@ -257,7 +242,7 @@ dbm_connect(const struct cfg_mysql *my, char *err, size_t errsz)
 	if (mysql_real_connect(m, t.dt_host[0] ? t.dt_host : NULL,
 	    my->my_user, my->my_password, my->my_database, t.dt_port,
 	    t.dt_socket[0] ? t.dt_socket : NULL, 0) == NULL) {
-		dbm_seterr(err, errsz, "connect to %s: %s",
+		log_seterr(err, errsz, "connect to %s: %s",
 		    my->my_host ? my->my_host : "localhost", mysql_error(m));
 		mysql_close(m);
 		return NULL;
@@ -282,19 +267,19 @@ dbm_exec(MYSQL *m, const char *query, size_t len, char *err, size_t errsz)
 	int		 rc;
 
 	if (mysql_real_query(m, query, (unsigned long)len) != 0) {
-		dbm_seterr(err, errsz, "%s", mysql_error(m));
+		log_seterr(err, errsz, "%s", mysql_error(m));
 		return -1;
 	}
 	do {
 		if ((res = mysql_store_result(m)) != NULL)
 			mysql_free_result(res);
 		else if (mysql_field_count(m) != 0) {
-			dbm_seterr(err, errsz, "%s", mysql_error(m));
+			log_seterr(err, errsz, "%s", mysql_error(m));
 			return -1;
 		}
 	} while ((rc = mysql_next_result(m)) == 0);
 	if (rc > 0) {
-		dbm_seterr(err, errsz, "%s", mysql_error(m));
+		log_seterr(err, errsz, "%s", mysql_error(m));
 		return -1;
 	}
 	return 0;

@@ -144,6 +144,19 @@ fatalx(const char *emsg, ...)
 	exit(1);
 }
 
+/* Format a reason into the caller's optional error buffer. */
+void
+log_seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (err == NULL || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+}
+
 char *
 log_escape(char *dst, size_t dstsz, const char *src, size_t srclen)
 {

@@ -114,8 +114,6 @@ struct udf_report {
 };
 
 static const struct userdb_ops *userdb_ops_find(enum userdb_kind);
-static void	 userdb_seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static int	 userdb_parse_id(const char *, uintmax_t, uintmax_t *,
 		    const char *, char *, size_t);
 static int	 userdb_entry_copy(struct userdb_entry *,
@@ -197,19 +195,6 @@ userdb_ops_find(enum userdb_kind kind)
 	return NULL;
 }
 
-/* snprintf into an optional error buffer. */
-static void
-userdb_seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 /* Open the database cf names; NULL with err set when it cannot be used. */
 struct userdb *
 userdb_open(const struct config *cf, char *err, size_t errsz)
@@ -218,12 +203,12 @@ userdb_open(const struct config *cf, char *err, size_t errsz)
 	struct userdb		*db;
 
 	if ((ops = userdb_ops_find(cf->cf_userdb)) == NULL) {
-		userdb_seterr(err, errsz, "userdb: unknown kind %d",
+		log_seterr(err, errsz, "userdb: unknown kind %d",
 		    (int)cf->cf_userdb);
 		return NULL;
 	}
 	if ((db = calloc(1, sizeof(*db))) == NULL) {
-		userdb_seterr(err, errsz, "userdb %s: %s", ops->uo_name,
+		log_seterr(err, errsz, "userdb %s: %s", ops->uo_name,
 		    strerror(errno));
 		return NULL;
 	}
@@ -270,7 +255,7 @@ userdb_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 	char			 setting[CRYPT_OUTPUT_SIZE];
 
 	memset(e, 0, sizeof(*e));
-	userdb_seterr(err, errsz, "%s", "");
+	log_seterr(err, errsz, "%s", "");
 	st = db->ud_ops->uo_lookup(db, name, e, err, errsz);
 	/* Learn the kind of hash in use, for passwd_dummy(). */
 	if (st == USERDB_FOUND && db->ud_ops->uo_setting == NULL &&
@@ -338,24 +323,24 @@ userdb_parse_id(const char *s, uintmax_t max, uintmax_t *out,
 	uintmax_t	 v = 0;
 
 	if (*s == '\0') {
-		userdb_seterr(err, errsz, "%s is empty", what);
+		log_seterr(err, errsz, "%s is empty", what);
 		return -1;
 	}
 	for (p = s; *p != '\0'; p++) {
 		if (*p < '0' || *p > '9') {
-			userdb_seterr(err, errsz, "%s is not a number", what);
+			log_seterr(err, errsz, "%s is not a number", what);
 			return -1;
 		}
 	}
 	for (p = s; *p != '\0'; p++) {
 		if (v > (max - (uintmax_t)(*p - '0')) / 10) {
-			userdb_seterr(err, errsz, "%s out of range", what);
+			log_seterr(err, errsz, "%s out of range", what);
 			return -1;
 		}
 		v = v * 10 + (uintmax_t)(*p - '0');
 	}
 	if (v >= max) {
-		userdb_seterr(err, errsz, "%s out of range", what);
+		log_seterr(err, errsz, "%s out of range", what);
 		return -1;
 	}
 	*out = v;
@@ -374,7 +359,7 @@ userdb_parse_line(char *line, struct userdb_entry *e, char *err, size_t errsz)
 	for (n = 1, p = line; (p = strchr(p, ':')) != NULL; p++)
 		n++;
 	if (n != USERDB_NFIELDS) {
-		userdb_seterr(err, errsz, "%d fields, %d expected "
+		log_seterr(err, errsz, "%d fields, %d expected "
 		    "(user:password:uid:gid:gecos:home:shell)", n,
 		    USERDB_NFIELDS);
 		return -1;
@@ -385,14 +370,14 @@ userdb_parse_line(char *line, struct userdb_entry *e, char *err, size_t errsz)
 			*p++ = '\0';
 	}
 	if (f[0][0] == '\0') {
-		userdb_seterr(err, errsz, "empty user name");
+		log_seterr(err, errsz, "empty user name");
 		return -1;
 	}
 	if (userdb_parse_id(f[2], (uid_t)-1, &uid, "uid", err, errsz) == -1 ||
 	    userdb_parse_id(f[3], (gid_t)-1, &gid, "gid", err, errsz) == -1)
 		return -1;
 	if (f[5][0] != '/') {
-		userdb_seterr(err, errsz,
+		log_seterr(err, errsz,
 		    "home directory is not an absolute path");
 		return -1;
 	}
@@ -501,14 +486,14 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 	sz = sysconf(_SC_GETPW_R_SIZE_MAX);
 	pwsz = sz > 0 && sz < USERDB_PWBUF_MAX ? (size_t)sz : 16384;
 	if ((pwbuf = malloc(pwsz)) == NULL) {
-		userdb_seterr(err, errsz, "userdb system: %s", strerror(errno));
+		log_seterr(err, errsz, "userdb system: %s", strerror(errno));
 		return USERDB_TEMPFAIL;
 	}
 	while ((rc = getpwnam_r(name, &pw, pwbuf, pwsz, &pwp)) == ERANGE)
 		if ((pwbuf = udsys_grow(pwbuf, &pwsz)) == NULL)
 			break;
 	if (pwbuf == NULL || rc != 0) {
-		userdb_seterr(err, errsz, "userdb system: getpwnam_r: %s",
+		log_seterr(err, errsz, "userdb system: getpwnam_r: %s",
 		    strerror(pwbuf == NULL ? errno : rc));
 		status = USERDB_TEMPFAIL;
 		goto done;
@@ -529,7 +514,7 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 		sz = sysconf(_SC_GETPW_R_SIZE_MAX);
 		spsz = sz > 0 && sz < USERDB_PWBUF_MAX ? (size_t)sz : 16384;
 		if ((spbuf = malloc(spsz)) == NULL) {
-			userdb_seterr(err, errsz, "userdb system: %s",
+			log_seterr(err, errsz, "userdb system: %s",
 			    strerror(errno));
 			status = USERDB_TEMPFAIL;
 			goto done;
@@ -539,7 +524,7 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 			if ((spbuf = udsys_grow(spbuf, &spsz)) == NULL)
 				break;
 		if (spbuf == NULL || rc != 0) {
-			userdb_seterr(err, errsz,
+			log_seterr(err, errsz,
 			    "userdb system: getspnam_r: %s",
 			    strerror(spbuf == NULL ? errno : rc));
 			status = USERDB_TEMPFAIL;
@@ -551,7 +536,7 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 			    sp.sp_pwdp;
 	}
 	if (userdb_entry_copy(e, &ent) == -1) {
-		userdb_seterr(err, errsz, "userdb system: %s", strerror(errno));
+		log_seterr(err, errsz, "userdb system: %s", strerror(errno));
 		status = USERDB_TEMPFAIL;
 		goto done;
 	}
@@ -579,23 +564,23 @@ udfile_open(struct userdb *db, const struct config *cf, char *err,
 	struct udfile	*uf;
 
 	if (cf->cf_userdb_path == NULL || cf->cf_userdb_path[0] == '\0') {
-		userdb_seterr(err, errsz, "userdb file: no path given");
+		log_seterr(err, errsz, "userdb file: no path given");
 		return -1;
 	}
 	if ((uf = calloc(1, sizeof(*uf))) == NULL ||
 	    (uf->uf_path = strdup(cf->cf_userdb_path)) == NULL) {
-		userdb_seterr(err, errsz, "userdb file: %s", strerror(errno));
+		log_seterr(err, errsz, "userdb file: %s", strerror(errno));
 		free(uf);
 		return -1;
 	}
 	if (pthread_mutex_init(&uf->uf_reload, NULL) != 0) {
-		userdb_seterr(err, errsz, "userdb file: mutex init failed");
+		log_seterr(err, errsz, "userdb file: mutex init failed");
 		free(uf->uf_path);
 		free(uf);
 		return -1;
 	}
 	if (pthread_rwlock_init(&uf->uf_lock, NULL) != 0) {
-		userdb_seterr(err, errsz, "userdb file: rwlock init failed");
+		log_seterr(err, errsz, "userdb file: rwlock init failed");
 		pthread_mutex_destroy(&uf->uf_reload);
 		free(uf->uf_path);
 		free(uf);
@@ -807,14 +792,14 @@ udfile_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 
 	pthread_rwlock_rdlock(&uf->uf_lock);
 	if (uf->uf_table == NULL) {
-		userdb_seterr(err, errsz, "%s", uf->uf_error);
+		log_seterr(err, errsz, "%s", uf->uf_error);
 		status = USERDB_TEMPFAIL;
 	} else if (!userdb_name_ok(name) || uf->uf_table->ut_nrecs == 0 ||
 	    (r = bsearch(name, uf->uf_table->ut_recs, uf->uf_table->ut_nrecs,
 	    sizeof(*r), udf_cmp_key)) == NULL)
 		status = USERDB_NOTFOUND;
 	else if (userdb_entry_copy(e, &r->ur_entry) == -1) {
-		userdb_seterr(err, errsz, "%s: %s", uf->uf_path,
+		log_seterr(err, errsz, "%s: %s", uf->uf_path,
 		    strerror(ENOMEM));
 		status = USERDB_TEMPFAIL;
 	} else
@@ -841,7 +826,7 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
 	    O_NONBLOCK)) == -1) {
 		saved = errno;
-		userdb_seterr(err, errsz, "%s", strerror(saved));
+		log_seterr(err, errsz, "%s", strerror(saved));
 		errno = saved;
 		return -1;
 	}
@@ -849,7 +834,7 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 		goto fail;
 	if (!S_ISREG(st->st_mode)) {
 		errno = EINVAL;
-		userdb_seterr(err, errsz, "not a regular file");
+		log_seterr(err, errsz, "not a regular file");
 		goto fail_msg;
 	}
 	if (st->st_size > USERDB_MAXFILE) {
@@ -890,7 +875,7 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 
  fail:
 	saved = errno;
-	userdb_seterr(err, errsz, "%s", strerror(saved));
+	log_seterr(err, errsz, "%s", strerror(saved));
 	errno = saved;
  fail_msg:
 	saved = errno;

@@ -7,7 +7,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +40,6 @@ struct userdb_mysql {
 	TAILQ_HEAD(, udm_conn)	 um_conns;
 };
 
-static void	 udm_seterr(char *, size_t, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
 static struct udm_conn *udm_conn_get(struct userdb_mysql *);
 static void	 udm_conn_drop(struct udm_conn *);
 static int	 udm_connect(struct userdb_mysql *, struct udm_conn *, char *,
@@ -55,19 +52,6 @@ static enum userdb_status udm_row(MYSQL_RES *, const char *,
 static int	 udm_id(const char *, unsigned long, uintmax_t, uintmax_t *);
 static void	 udm_settings_free(struct cfg_mysql *);
 static void	 udm_thread_end(void *);
-
-/* snprintf into an optional error buffer. */
-static void
-udm_seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
 
 /* Free copied settings, wiping the password. */
 static void
@@ -113,15 +97,15 @@ userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
 	int			 error;
 
 	if (my->my_query == NULL || my->my_query[0] == '\0') {
-		udm_seterr(err, errsz, "userdb mysql: no userdb.query");
+		log_seterr(err, errsz, "userdb mysql: no userdb.query");
 		return NULL;
 	}
 	if (dbm_parse_host(my->my_host, &t, why, sizeof(why)) == -1) {
-		udm_seterr(err, errsz, "userdb mysql: userdb.host: %s", why);
+		log_seterr(err, errsz, "userdb mysql: userdb.host: %s", why);
 		return NULL;
 	}
 	if ((um = calloc(1, sizeof(*um))) == NULL) {
-		udm_seterr(err, errsz, "userdb mysql: %s", strerror(errno));
+		log_seterr(err, errsz, "userdb mysql: %s", strerror(errno));
 		return NULL;
 	}
 #define UDM_DUP(f)	(my->f == NULL || (um->um_my.f = strdup(my->f)) != NULL)
@@ -129,14 +113,14 @@ userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
 	    !UDM_DUP(my_database) || !UDM_DUP(my_query)) {
 		udm_settings_free(&um->um_my);
 		free(um);
-		udm_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
+		log_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
 		return NULL;
 	}
 #undef UDM_DUP
 	if ((error = pthread_key_create(&um->um_key, udm_thread_end)) != 0) {
 		udm_settings_free(&um->um_my);
 		free(um);
-		udm_seterr(err, errsz, "userdb mysql: %s", strerror(error));
+		log_seterr(err, errsz, "userdb mysql: %s", strerror(error));
 		return NULL;
 	}
 	pthread_mutex_init(&um->um_lock, NULL);
@@ -192,14 +176,14 @@ udm_connect(struct userdb_mysql *um, struct udm_conn *uc, char *err,
 	if (uc->uc_mysql != NULL)
 		return 0;
 	if (now < uc->uc_retry) {
-		udm_seterr(err, errsz, "userdb mysql: server unreachable, "
+		log_seterr(err, errsz, "userdb mysql: server unreachable, "
 		    "not retried yet");
 		return -1;
 	}
 	if ((uc->uc_mysql = dbm_connect(&um->um_my, why, sizeof(why))) ==
 	    NULL) {
 		uc->uc_retry = now + UDM_RETRY_SECS;
-		udm_seterr(err, errsz, "userdb mysql: %s", why);
+		log_seterr(err, errsz, "userdb mysql: %s", why);
 		return -1;
 	}
 	uc->uc_retry = 0;
@@ -242,7 +226,7 @@ udm_row(MYSQL_RES *res, const char *name, struct userdb_entry *e, char *err,
 	unsigned int	 i;
 
 	if (mysql_num_fields(res) < UDM_NCOLUMNS) {
-		udm_seterr(err, errsz, "userdb mysql: the query gives %u "
+		log_seterr(err, errsz, "userdb mysql: the query gives %u "
 		    "columns, %d expected (password, uid, gid, home, shell)",
 		    mysql_num_fields(res), UDM_NCOLUMNS);
 		return USERDB_TEMPFAIL;
@@ -252,28 +236,28 @@ udm_row(MYSQL_RES *res, const char *name, struct userdb_entry *e, char *err,
 	lens = mysql_fetch_lengths(res);
 	for (i = 0; i < UDM_NCOLUMNS; i++) {
 		if (row[i] == NULL) {
-			udm_seterr(err, errsz, "userdb mysql: %s is NULL",
+			log_seterr(err, errsz, "userdb mysql: %s is NULL",
 			    cols[i]);
 			return USERDB_TEMPFAIL;
 		}
 		if (memchr(row[i], '\0', lens[i]) != NULL) {
-			udm_seterr(err, errsz, "userdb mysql: NUL byte in %s",
+			log_seterr(err, errsz, "userdb mysql: NUL byte in %s",
 			    cols[i]);
 			return USERDB_TEMPFAIL;
 		}
 	}
 	if (udm_id(row[1], lens[1], (uid_t)-1, &uid) == -1) {
-		udm_seterr(err, errsz, "userdb mysql: uid is not a number "
+		log_seterr(err, errsz, "userdb mysql: uid is not a number "
 		    "in range");
 		return USERDB_TEMPFAIL;
 	}
 	if (udm_id(row[2], lens[2], (gid_t)-1, &gid) == -1) {
-		udm_seterr(err, errsz, "userdb mysql: gid is not a number "
+		log_seterr(err, errsz, "userdb mysql: gid is not a number "
 		    "in range");
 		return USERDB_TEMPFAIL;
 	}
 	if (row[3][0] != '/') {
-		udm_seterr(err, errsz, "userdb mysql: home is not an "
+		log_seterr(err, errsz, "userdb mysql: home is not an "
 		    "absolute path");
 		return USERDB_TEMPFAIL;
 	}
@@ -285,7 +269,7 @@ udm_row(MYSQL_RES *res, const char *name, struct userdb_entry *e, char *err,
 	    (e->ue_home = strdup(row[3])) == NULL ||
 	    (e->ue_shell = strdup(row[4])) == NULL) {
 		userdb_entry_clear(e);
-		udm_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
+		log_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
 		return USERDB_TEMPFAIL;
 	}
 	return USERDB_FOUND;
@@ -305,21 +289,21 @@ udm_query(struct userdb_mysql *um, MYSQL *m, const char *name,
 	*lost = 0;
 	if ((q = dbm_expand(um->um_my.my_query, &var, 1, dbm_escape_mysql, m,
 	    &len)) == NULL) {
-		udm_seterr(err, errsz, "userdb mysql: cannot expand the "
+		log_seterr(err, errsz, "userdb mysql: cannot expand the "
 		    "query: %s", strerror(errno));
 		return USERDB_TEMPFAIL;
 	}
 	if (mysql_real_query(m, q, (unsigned long)len) != 0) {
 		free(q);
 		*lost = dbm_conn_lost(m);
-		udm_seterr(err, errsz, "userdb mysql: query: %s",
+		log_seterr(err, errsz, "userdb mysql: query: %s",
 		    mysql_error(m));
 		return USERDB_TEMPFAIL;
 	}
 	free(q);
 	if ((res = mysql_store_result(m)) == NULL) {
 		*lost = dbm_conn_lost(m);
-		udm_seterr(err, errsz, "userdb mysql: %s",
+		log_seterr(err, errsz, "userdb mysql: %s",
 		    mysql_field_count(m) == 0 ? "the query returns no rows" :
 		    mysql_error(m));
 		return USERDB_TEMPFAIL;
@@ -348,7 +332,7 @@ userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
 	if (name[0] == '\0')
 		return USERDB_NOTFOUND;
 	if ((uc = udm_conn_get(um)) == NULL) {
-		udm_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
+		log_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
 		return USERDB_TEMPFAIL;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {

@@ -6,7 +6,6 @@ Every process a test starts, directly or as popserv's drain child, is
 tracked and stopped when the test ends.
 """
 
-import glob
 import os
 import re
 import signal
@@ -14,6 +13,7 @@ import socket
 import subprocess
 import time
 
+from stubrec import read_records
 from pop3test import POPSERV, Server
 
 STUB = os.environ.get("STUB_POPIT", "stub_popit")
@@ -91,30 +91,6 @@ def wait_listening(host, port, timeout=10, proc=None):
             time.sleep(0.05)
 
 
-def read_records(recdir, want=1, timeout=10):
-    """Wait for want finished stub records; returns them as dicts."""
-    deadline = time.monotonic() + timeout
-    while True:
-        recs = []
-        for path in sorted(glob.glob(os.path.join(recdir, "*.rec"))):
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            if not text.endswith("exit\n"):
-                continue
-            rec = {"line": [], "env": []}
-            for line in text.splitlines():
-                key, _, value = line.partition(" ")
-                if key in ("line", "env"):
-                    rec[key].append(value)
-                else:
-                    rec[key] = value
-            recs.append(rec)
-        if len(recs) >= want:
-            return recs
-        if time.monotonic() > deadline:
-            raise AssertionError("only %d of %d stub records in %s"
-                                 % (len(recs), want, recdir))
-        time.sleep(0.02)
 
 
 def stub_server(test, conf="", users=None, start=True, **kw):

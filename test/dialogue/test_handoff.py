@@ -12,40 +12,13 @@ import signal
 import time
 import unittest
 
+from stubrec import read_records
 from pop3test import Server, TEST_UID, TEST_GID, TestCase, make_maildir
 
 STUB = os.environ.get("STUB_POPIT", "stub_popit")
 IS_ROOT = os.getuid() == 0
 
 
-def read_records(recdir, want=1, timeout=10):
-    """Wait for want finished .rec files; returns a list of dicts."""
-    deadline = time.monotonic() + timeout
-    while True:
-        recs = []
-        for path in sorted(glob.glob(os.path.join(recdir, "*.rec"))):
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            if not text.endswith("exit\n"):
-                continue
-            rec = {"argv": [], "env": [], "fd": [], "line": []}
-            for line in text.splitlines():
-                if line.startswith("Sig"):      # from /proc/self/status
-                    key, _, value = line.partition(":")
-                    rec[key] = value.strip()
-                    continue
-                key, _, value = line.partition(" ")
-                if key in rec and isinstance(rec[key], list):
-                    rec[key].append(value)
-                else:
-                    rec[key] = value
-            recs.append(rec)
-        if len(recs) >= want:
-            return recs
-        if time.monotonic() > deadline:
-            raise AssertionError("only %d of %d stub records in %s"
-                                 % (len(recs), want, recdir))
-        time.sleep(0.02)
 
 
 class HandoffTest(TestCase):

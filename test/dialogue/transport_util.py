@@ -5,12 +5,12 @@ and a bindtls port, and the stub's records.
 Not a test file itself: ctest only picks up test_*.py.
 """
 
-import glob
 import os
 import tempfile
 import time
 
 from engine_util import stub_server
+from stubrec import read_records
 from pop3test import free_port
 from tlstest import TestCA
 
@@ -35,33 +35,6 @@ def tls_server(case, conf="", bindtls=True, ca=None, **kw):
     return srv
 
 
-def read_records(recdir, want=1, timeout=10):
-    """Wait for want finished stub records; returns a list of dicts with
-    'env' and 'line' lists (and 'fd'), oldest first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        recs = []
-        paths = sorted(glob.glob(os.path.join(recdir, "*.rec")),
-                       key=os.path.getmtime)
-        for path in paths:
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8", "replace")
-            if not text.endswith("exit\n"):
-                continue
-            rec = {"env": [], "fd": [], "line": [], "eof": False}
-            for line in text.splitlines():
-                key, _, value = line.partition(" ")
-                if key in ("env", "fd", "line"):
-                    rec[key].append(value)
-                elif key == "eof":
-                    rec["eof"] = True
-            recs.append(rec)
-        if len(recs) >= want:
-            return recs
-        if time.monotonic() > deadline:
-            raise AssertionError("only %d of %d stub records in %s"
-                                 % (len(recs), want, recdir))
-        time.sleep(0.02)
 
 
 def remote_addr(rec):

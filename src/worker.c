@@ -43,6 +43,7 @@ static struct {
 
 static void	*worker_main(void *);
 static void	 worker_deliver(evutil_socket_t, short, void *);
+static void	 workers_join(int *);
 
 /* A worker thread: take work, run it, hand it to the loop. */
 static void *
@@ -167,14 +168,14 @@ workers_pending(void)
 	return n;
 }
 
-/* Finish everything queued, deliver it, and join the threads. */
-void
-workers_stop(void)
+/* Raise flag (stopping or pausing) for every thread and join them all. */
+static void
+workers_join(int *flag)
 {
 	int	 i;
 
 	pthread_mutex_lock(&wk.mtx);
-	wk.stopping = 1;
+	*flag = 1;
 	pthread_cond_broadcast(&wk.cond);
 	pthread_mutex_unlock(&wk.mtx);
 	for (i = 0; i < wk.nthreads; i++)
@@ -182,6 +183,13 @@ workers_stop(void)
 	free(wk.threads);
 	wk.threads = NULL;
 	wk.nthreads = 0;
+}
+
+/* Finish everything queued, deliver it, and join the threads. */
+void
+workers_stop(void)
+{
+	workers_join(&wk.stopping);
 	worker_deliver(-1, 0, NULL);
 }
 
@@ -193,17 +201,7 @@ workers_stop(void)
 void
 workers_pause(void)
 {
-	int	 i;
-
-	pthread_mutex_lock(&wk.mtx);
-	wk.pausing = 1;
-	pthread_cond_broadcast(&wk.cond);
-	pthread_mutex_unlock(&wk.mtx);
-	for (i = 0; i < wk.nthreads; i++)
-		pthread_join(wk.threads[i], NULL);
-	free(wk.threads);
-	wk.threads = NULL;
-	wk.nthreads = 0;
+	workers_join(&wk.pausing);
 }
 
 /* Start the threads again after workers_pause(), as many as before. */

@@ -179,5 +179,7 @@ void		 config_msg_add(struct config_msgs *, int is_error,
 		    const char *file, int line, const char *directive,
 		    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void		 config_msgs_free(struct config_msgs *);
+/* Free a MySQL settings block (or a copy of one), wiping the password. */
+void		 config_mysql_free(struct cfg_mysql *);
 
 #endif

@@ -64,7 +64,6 @@ struct cfdir {
 static int	 cfg_parse_port(const char *, in_port_t *, char *, size_t);
 static int	 cfg_parse_host(const char *, int, struct sockaddr_storage *,
 		    socklen_t *, char *, size_t);
-static void	 cfg_mysql_free(struct cfg_mysql *);
 static int	 cfg_cidr_match(const struct cfg_cidr *, int,
 		    const unsigned char *);
 
@@ -286,9 +285,9 @@ config_default(void)
 	return cf;
 }
 
-/* Free the strings of one MySQL settings block. */
-static void
-cfg_mysql_free(struct cfg_mysql *my)
+/* Free the strings of one MySQL settings block, wiping the password. */
+void
+config_mysql_free(struct cfg_mysql *my)
 {
 	free(my->my_host);
 	free(my->my_user);
@@ -312,7 +311,7 @@ config_free(struct config *cf)
 	free(cf->cf_hostname);
 	free(cf->cf_pidfile);
 	free(cf->cf_userdb_path);
-	cfg_mysql_free(&cf->cf_userdb_mysql);
+	config_mysql_free(&cf->cf_userdb_mysql);
 	free(cf->cf_popit);
 	for (i = 0; i < cf->cf_npopitargs; i++)
 		free(cf->cf_popitargs[i]);
@@ -326,7 +325,7 @@ config_free(struct config *cf)
 		regfree(&cf->cf_whoson[i].wr_re);
 		free(cf->cf_whoson[i].wr_pattern);
 	}
-	cfg_mysql_free(&cf->cf_loginfo);
+	config_mysql_free(&cf->cf_loginfo);
 	if (cf->cf_logudp_secret != NULL)
 		explicit_bzero(cf->cf_logudp_secret,
 		    strlen(cf->cf_logudp_secret));

@@ -114,15 +114,8 @@ loginfo_due(time_t *last, time_t now)
 static void
 loginfo_settings_free(void)
 {
-	free(li.my.my_host);
-	free(li.my.my_user);
-	if (li.my.my_password != NULL)
-		explicit_bzero(li.my.my_password, strlen(li.my.my_password));
-	free(li.my.my_password);
-	free(li.my.my_database);
-	free(li.my.my_query);
+	config_mysql_free(&li.my);
 	free(li.host);
-	memset(&li.my, 0, sizeof(li.my));
 	li.host = NULL;
 }
 

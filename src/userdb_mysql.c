@@ -50,22 +50,7 @@ static enum userdb_status udm_query(struct userdb_mysql *, MYSQL *,
 static enum userdb_status udm_row(MYSQL_RES *, const char *,
 		    struct userdb_entry *, char *, size_t);
 static int	 udm_id(const char *, unsigned long, uintmax_t, uintmax_t *);
-static void	 udm_settings_free(struct cfg_mysql *);
 static void	 udm_thread_end(void *);
-
-/* Free copied settings, wiping the password. */
-static void
-udm_settings_free(struct cfg_mysql *my)
-{
-	free(my->my_host);
-	free(my->my_user);
-	if (my->my_password != NULL)
-		explicit_bzero(my->my_password, strlen(my->my_password));
-	free(my->my_password);
-	free(my->my_database);
-	free(my->my_query);
-	memset(my, 0, sizeof(*my));
-}
 
 /*
  * A worker that used the library exits (workers_stop(), or the pause
@@ -111,14 +96,14 @@ userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
 #define UDM_DUP(f)	(my->f == NULL || (um->um_my.f = strdup(my->f)) != NULL)
 	if (!UDM_DUP(my_host) || !UDM_DUP(my_user) || !UDM_DUP(my_password) ||
 	    !UDM_DUP(my_database) || !UDM_DUP(my_query)) {
-		udm_settings_free(&um->um_my);
+		config_mysql_free(&um->um_my);
 		free(um);
 		log_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
 		return NULL;
 	}
 #undef UDM_DUP
 	if ((error = pthread_key_create(&um->um_key, udm_thread_end)) != 0) {
-		udm_settings_free(&um->um_my);
+		config_mysql_free(&um->um_my);
 		free(um);
 		log_seterr(err, errsz, "userdb mysql: %s", strerror(error));
 		return NULL;
@@ -368,7 +353,7 @@ userdb_mysql_close(struct userdb_mysql *um)
 	pthread_setspecific(um->um_key, NULL);
 	pthread_key_delete(um->um_key);
 	pthread_mutex_destroy(&um->um_lock);
-	udm_settings_free(&um->um_my);
+	config_mysql_free(&um->um_my);
 	free(um);
 	if (mine)
 		mysql_thread_end();

@@ -3,16 +3,24 @@
 #define APOP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define APOP_DIGEST_LEN		32	/* hex MD5 */
-#define APOP_TIMESTAMP_MAX	128
+#define APOP_TIMESTAMP_MAX	160
 
 /*
- * Write a unique challenge "<pid.counter.time@hostname>" into buf.
- * Returns its length, or -1 if it does not fit.
+ * Write a unique challenge "<pid.counter.time.nonce@hostname>" into buf,
+ * nonce as 16 hex digits. Returns its length, or -1 if it does not fit.
  */
 int	apop_timestamp(char *buf, size_t bufsz, long pid, unsigned long counter,
-	    long long now, const char *hostname);
+	    long long now, uint64_t nonce, const char *hostname);
+/*
+ * 64 bits from the kernel's random generator (cached, one thread only),
+ * so that challenges cannot be predicted even where pid, counter, time
+ * and host name repeat (containers whose pid is 1, nodes of one name).
+ * Returns 0, or -1 if the kernel has none yet.
+ */
+int	apop_nonce(uint64_t *);
 
 /* hex MD5 of timestamp followed by secret, into out[APOP_DIGEST_LEN + 1]. */
 void	apop_digest(const char *timestamp, const char *secret, size_t secretlen,

@@ -1,5 +1,8 @@
 /* APOP (RFC 1939 §7): challenge timestamps and constant-time digest checks. */
 
+#include <sys/random.h>
+
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +39,7 @@ apop_hostname_ok(const char *hostname)
  */
 int
 apop_timestamp(char *buf, size_t bufsz, long pid, unsigned long counter,
-    long long now, const char *hostname)
+    long long now, uint64_t nonce, const char *hostname)
 {
 	int	 n;
 
@@ -44,13 +47,39 @@ apop_timestamp(char *buf, size_t bufsz, long pid, unsigned long counter,
 		buf[0] = '\0';
 	if (buf == NULL || bufsz == 0 || !apop_hostname_ok(hostname))
 		return -1;
-	n = snprintf(buf, bufsz, "<%ld.%lu.%lld@%s>", pid, counter, now,
-	    hostname);
+	n = snprintf(buf, bufsz, "<%ld.%lu.%lld.%016llx@%s>", pid, counter,
+	    now, (unsigned long long)nonce, hostname);
 	if (n < 0 || (size_t)n >= bufsz) {
 		buf[0] = '\0';
 		return -1;
 	}
 	return n;
+}
+
+/*
+ * 64 random bits from the kernel's generator for a challenge, taken from
+ * a small cache refilled with getrandom(2). GRND_NONBLOCK: before the
+ * kernel's pool is seeded (early boot) this fails rather than waits.
+ * For one thread only (the loop's).
+ */
+int
+apop_nonce(uint64_t *out)
+{
+	static uint64_t	 cache[64];
+	static size_t	 left;
+	ssize_t		 n;
+
+	if (left == 0) {
+		do
+			n = getrandom(cache, sizeof(cache), GRND_NONBLOCK);
+		while (n == -1 && errno == EINTR);
+		if (n != (ssize_t)sizeof(cache))
+			return -1;
+		left = sizeof(cache) / sizeof(cache[0]);
+	}
+	*out = cache[--left];
+	cache[left] = 0;
+	return 0;
 }
 
 /* Lower-case hex MD5 of timestamp followed by secret[0..secretlen). */

@@ -398,10 +398,12 @@ session_greet(struct session *s)
 	if (s->s_state != S_USER)
 		session_enter_state(s, S_USER);
 	if (cf->cf_apop_on) {
-		char	 ts[APOP_TIMESTAMP_MAX];
+		char		 ts[APOP_TIMESTAMP_MAX];
+		uint64_t	 nonce;
 
-		if (apop_timestamp(ts, sizeof(ts), (long)getpid(),
-		    ++session_apop_counter, (long long)time(NULL),
+		if (apop_nonce(&nonce) == -1 ||
+		    apop_timestamp(ts, sizeof(ts), (long)getpid(),
+		    ++session_apop_counter, (long long)time(NULL), nonce,
 		    cf->cf_hostname) == -1 ||
 		    (s->s_timestamp = strdup(ts)) == NULL) {
 			session_close(s, "apop timestamp");

@@ -86,7 +86,8 @@ class HashKinds(TestCase):
 class Apop(TestCase):
     """APOP (RFC 1939 §7): the challenge and the digest."""
 
-    TIMESTAMP = re.compile(r"\+OK .*(<(\d+)\.(\d+)\.(\d+)@([^<>\s]+)>)")
+    TIMESTAMP = re.compile(
+        r"\+OK .*(<(\d+)\.(\d+)\.(\d+)\.([0-9a-f]{16})@([^<>\s]+)>)")
 
     def apop_server(self):
         return stub_server(self, crypt=False, users={"joe": "tanstaaf"},
@@ -105,10 +106,41 @@ class Apop(TestCase):
             m = self.timestamp(line)
             self.assertEqual(int(m.group(2)), srv.proc.pid)
             self.assertLess(abs(int(m.group(4)) - time.time()), 60)
-            self.assertEqual(m.group(5), "pop.example.test")
+            self.assertEqual(m.group(6), "pop.example.test")
             seen.add(m.group(1))
             c.send("QUIT").expect_ok()
         self.assertEqual(len(seen), 5, seen)
+
+    def test_challenge_differs_between_pid1_nodes_of_one_name(self):
+        """Two nodes whose popserv is pid 1 (containers) under one host
+        name, greeting in the same second: without random bits their
+        challenges would be the same, and a digest seen on one would log
+        in on the other."""
+        ns = ["unshare", "--pid", "--kill-child=SIGTERM"]
+        a = stub_server(self, crypt=False, users={"joe": "tanstaaf"},
+                        conf="apop 1\nhostname pop.example.test",
+                        wrapper=ns)
+        b = stub_server(self, crypt=False, users={"joe": "tanstaaf"},
+                        conf="apop 1\nhostname pop.example.test",
+                        wrapper=ns)
+        for _ in range(10):
+            ca, la = greet(a)
+            cb, lb = greet(b)
+            ma, mb = self.timestamp(la), self.timestamp(lb)
+            if ma.group(4) == mb.group(4):
+                break               # the same second: the case in point
+            ca.close()
+            cb.close()
+        self.assertEqual((ma.group(2), mb.group(2)), ("1", "1"))
+        self.assertEqual(ma.group(3), mb.group(3))
+        self.assertEqual(ma.group(4), mb.group(4))
+        self.assertNotEqual(ma.group(1), mb.group(1))
+        self.assertNotEqual(ma.group(5), mb.group(5))
+        # The digest for a's challenge does not log in on b.
+        cb.send("APOP joe " + apop_digest(ma.group(1), "tanstaaf")).expect(
+            AUTH_FAILED)
+        ca.send("APOP joe " + apop_digest(ma.group(1), "tanstaaf")).expect(
+            STUB_OK)
 
     def test_apop_good_and_bad(self):
         srv = self.apop_server()

@@ -178,12 +178,13 @@ class Server:
     name -> dict(password=, uid=, gid=, home=, hashed=). maildirs: name ->
     list of messages (bytes) for that user's Maildir under its home.
     preexec: a function run in the child before popserv is exec'd (to
-    set resource limits).
+    set resource limits). wrapper: argv that popserv's own argv is
+    appended to (unshare(1) for a private mount or pid namespace).
     """
 
     def __init__(self, conf="", users=None, maildirs=None, crypt=True,
                  port=None, host="127.0.0.1", args=(), popit=None,
-                 bind=True, start=True, preexec=None):
+                 bind=True, start=True, preexec=None, wrapper=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="popserv-test-")
         self.dir = self.tmp.name
         os.chmod(self.dir, 0o755)       # popit runs as the test user
@@ -198,6 +199,7 @@ class Server:
         self.proc = None
         self.args = list(args)
         self.preexec = preexec          # Popen's preexec_fn (limits)
+        self.wrapper = list(wrapper)
         self.crypt = crypt
         self.users = {}
         self.write_users(users or {}, maildirs or {})
@@ -261,6 +263,7 @@ class Server:
             os.chmod(vgdir, 0o1777)
             argv = VALGRIND_ARGS + ["--log-file=" + os.path.join(
                 vgdir, "%p.log")] + argv
+        argv = self.wrapper + argv
         self.proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
@@ -314,8 +317,29 @@ class Server:
                                      % (pattern, self.log()))
             time.sleep(0.02)
 
+    def pid(self):
+        """popserv's pid: the process started, or the wrapper's child."""
+        if not self.wrapper:
+            return self.proc.pid
+        path = "/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                with open(path) as f:
+                    kids = f.read().split()
+            except FileNotFoundError:
+                kids = []
+            if kids:
+                return int(kids[0])
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("no popserv under the wrapper")
+            time.sleep(0.01)
+
     def signal(self, sig):
-        self.proc.send_signal(sig)
+        if self.wrapper:
+            os.kill(self.pid(), sig)
+        else:
+            self.proc.send_signal(sig)
 
     def stop(self):
         """Stop popserv (SIGINT: immediate orderly exit); returns its code.
@@ -330,7 +354,10 @@ class Server:
             self.check_sanitizers()
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.signal(signal.SIGINT)
+            except (RuntimeError, ProcessLookupError):
+                pass
             try:
                 self.proc.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:

@@ -26,6 +26,7 @@ static void	 test_verify_ok(void **);
 static void	 test_verify_bad(void **);
 static void	 test_verify_lookalike(void **);
 static void	 test_timingsafe_eq(void **);
+static void	 test_nonce(void **);
 
 /* apop_verify() on the RFC timestamp with a NUL-ended secret and digest. */
 static int
@@ -44,17 +45,19 @@ test_timestamp(void **state)
 
 	(void)state;
 	n = apop_timestamp(a, sizeof(a), 1896, 7, 1700000000LL,
-	    "dbc.mtview.ca.us");
-	assert_string_equal(a, "<1896.7.1700000000@dbc.mtview.ca.us>");
+	    0x0123456789abcdefULL, "dbc.mtview.ca.us");
+	assert_string_equal(a,
+	    "<1896.7.1700000000.0123456789abcdef@dbc.mtview.ca.us>");
 	assert_int_equal(n, strlen(a));
 
 	n = apop_timestamp(b, sizeof(b), 1896, 8, 1700000000LL,
-	    "dbc.mtview.ca.us");
+	    0x0123456789abcdefULL, "dbc.mtview.ca.us");
 	assert_int_equal(n, strlen(b));
 	assert_string_not_equal(a, b);
 
 	/* The largest numbers and a 63-octet label fit the usual buffer. */
 	n = apop_timestamp(a, sizeof(a), LONG_MAX, ULONG_MAX, LLONG_MAX,
+	    UINT64_MAX,
 	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk");
 	assert_true(n > 0);
 	assert_int_equal(n, strlen(a));
@@ -66,22 +69,22 @@ test_timestamp(void **state)
 static void
 test_timestamp_fit(void **state)
 {
-	static const char	 want[] = "<42.1.99@h>";
+	static const char	 want[] = "<42.1.99.000000000000002a@h>";
 	char			 buf[64];
 
 	(void)state;
-	assert_int_equal(apop_timestamp(buf, sizeof(want), 42, 1, 99, "h"),
+	assert_int_equal(apop_timestamp(buf, sizeof(want), 42, 1, 99, 42, "h"),
 	    sizeof(want) - 1);
 	assert_string_equal(buf, want);
 
 	memset(buf, 'x', sizeof(buf));
-	assert_int_equal(apop_timestamp(buf, sizeof(want) - 1, 42, 1, 99, "h"),
-	    -1);
+	assert_int_equal(apop_timestamp(buf, sizeof(want) - 1, 42, 1, 99, 42,
+	    "h"), -1);
 	assert_string_equal(buf, "");
-	assert_int_equal(apop_timestamp(buf, 1, 42, 1, 99, "h"), -1);
+	assert_int_equal(apop_timestamp(buf, 1, 42, 1, 99, 42, "h"), -1);
 	assert_string_equal(buf, "");
 	buf[0] = 'x';
-	assert_int_equal(apop_timestamp(buf, 0, 42, 1, 99, "h"), -1);
+	assert_int_equal(apop_timestamp(buf, 0, 42, 1, 99, 42, "h"), -1);
 	assert_int_equal(buf[0], 'x');
 }
 
@@ -92,15 +95,17 @@ test_timestamp_hostname(void **state)
 	char	 buf[APOP_TIMESTAMP_MAX];
 
 	(void)state;
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1, ""), -1);
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1, NULL), -1);
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1, "a b"), -1);
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1, "a>b"), -1);
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1, "a<b"), -1);
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1, "a\r\nb"),
-	    -1);
-	assert_int_equal(apop_timestamp(buf, sizeof(buf), 1, 1, 1,
-	    "mail-1.example.org"), strlen("<1.1.1@mail-1.example.org>"));
+#define TS(host)	apop_timestamp(buf, sizeof(buf), 1, 1, 1, 1, (host))
+	assert_int_equal(TS(""), -1);
+	assert_int_equal(TS(NULL), -1);
+	assert_int_equal(TS("a b"), -1);
+	assert_int_equal(TS("a>b"), -1);
+	assert_int_equal(TS("a<b"), -1);
+	assert_int_equal(TS("a\r\nb"), -1);
+	assert_int_equal(TS(
+	    "mail-1.example.org"),
+	    strlen("<1.1.1.0000000000000001@mail-1.example.org>"));
+#undef TS
 }
 
 /* RFC 1939 §7: the example digest. */
@@ -223,6 +228,25 @@ test_timingsafe_eq(void **state)
 	assert_int_equal(timingsafe_eq("\x01", 1, "\x00", 1), 0);
 }
 
+/*
+ * Challenges from one pid, counter and second differ by their nonces:
+ * 1000 draws (across cache refills) are all distinct and none is 0.
+ */
+static void
+test_nonce(void **state)
+{
+	uint64_t	 v[1000];
+	size_t		 i, j;
+
+	(void)state;
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(apop_nonce(&v[i]), 0);
+		assert_true(v[i] != 0);
+		for (j = 0; j < i; j++)
+			assert_true(v[i] != v[j]);
+	}
+}
+
 int
 main(void)
 {
@@ -236,6 +260,7 @@ main(void)
 		cmocka_unit_test(test_verify_bad),
 		cmocka_unit_test(test_verify_lookalike),
 		cmocka_unit_test(test_timingsafe_eq),
+		cmocka_unit_test(test_nonce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

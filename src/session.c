@@ -303,7 +303,7 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	if (trusted)
 		s->s_flags |= SF_PROXY;
 	else if (session_over_limit(n))
-		s->s_flags |= SF_REJECT;	/* answered under TLS */
+		s->s_flags |= SF_REJECT;
 	if (!tls) {
 		(void)session_greet(s);
 		return;
@@ -551,11 +551,27 @@ session_tls_secs(void)
 	return t > 0 && t < SESSION_TLS_SECS ? t : SESSION_TLS_SECS;
 }
 
-/* Start TLS on the socket: bindtls at once, or after +OK to STLS. */
+/*
+ * Start TLS on the socket: bindtls at once, or after +OK to STLS. A
+ * bindtls client over sameaddrmax is closed here, before any TLS work:
+ * there is no way to send it a plaintext -ERR, and a handshake would
+ * spend a private-key operation on a connection that is refused.
+ */
 static void
 session_tls_start(struct session *s)
 {
 	struct tls_conn	*tc;
+	char		 ip[64];
+
+	if (s->s_flags & SF_REJECT) {
+		env->ps_stats.st_rejected_sameaddr++;
+		log_info("session=%llx ip=%s result=rejected reason=sameaddrmax "
+		    "count=%u tls=refused-before-handshake", s->s_id,
+		    session_ip(s, ip, sizeof(ip)),
+		    addrtab_get(env->ps_addrs, &s->s_peer) - 1);
+		session_close(s, NULL);
+		return;
+	}
 
 	if ((tc = tls_conn_new(s->s_fd)) == NULL) {
 		session_close(s, "tls unavailable");
@@ -594,11 +610,6 @@ session_tls_step(struct session *s)
 	env->ps_stats.st_tls++;
 	log_debug("session=%llx tls %s", s->s_id,
 	    tls_conn_describe(s->s_io_arg, why, sizeof(why)));
-	if (s->s_flags & SF_REJECT) {
-		session_enter_state(s, S_USER);
-		session_reject(s);
-		return;
-	}
 	if (s->s_flags & SF_IMPLICIT) {
 		(void)session_greet(s);
 		return;

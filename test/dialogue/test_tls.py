@@ -156,18 +156,69 @@ class Implicit(TestCase):
         self.assertLess(took, 6)
         self.srv.wait_log(r"result=tls timeout")
 
-    def test_sameaddrmax_is_answered_under_tls(self):
+    def test_sameaddrmax_is_refused_before_the_handshake(self):
+        """Over sameaddrmax on bindtls: closed before any TLS work. The
+        client has sent nothing and gets nothing: no ServerHello, no
+        certificate, no private-key operation spent on it."""
         srv = tls_server(self, conf="sameaddrmax 1")
         ctx = srv.ca.client_context()
         first = connect_tls("127.0.0.1", srv.tls_port, ctx)
         self.addCleanup(first.close)
         first.expect_ok()
-        second = connect_tls("127.0.0.1", srv.tls_port, ctx)
-        self.addCleanup(second.close)
-        second.expect(SAMEADDR)
-        second.expect_closed()
-        srv.wait_log(r"result=rejected reason=sameaddrmax")
+        raw = socket.create_connection(("127.0.0.1", srv.tls_port), 10)
+        self.addCleanup(raw.close)
+        raw.settimeout(5)
+        t0 = time.monotonic()
+        self.assertEqual(raw.recv(100), b"")
+        self.assertLess(time.monotonic() - t0, 2)
+        srv.wait_log(r"ip=127\.0\.0\.1 result=rejected reason=sameaddrmax "
+                     r"count=1 tls=refused-before-handshake")
+        # A real TLS client sees the connection end in its handshake.
+        with self.assertRaises((OSError, EOFError)):
+            connect_tls("127.0.0.1", srv.tls_port, ctx).close()
+        self.assertEqual(srv.log().count("tls=refused-before-handshake"),
+                         2)
+        self.assertNotIn("tls handshake failed", srv.log())
         first.send("USER joe").expect_ok()
+
+    def test_sameaddrmax_via_proxy_is_refused_before_the_handshake(self):
+        """The same for a client named by a trusted balancer's PROXY
+        header on bindtls: the header is read, then the socket closed."""
+        srv = tls_server(self, conf="sameaddrmax 1\ntrusted 127.0.0.1/32")
+        ctx = srv.ca.client_context()
+        first = socket.create_connection(("127.0.0.1", srv.tls_port), 10)
+        self.addCleanup(first.close)
+        first.sendall(proxy_v1("192.0.2.7"))
+        c1 = Client(ctx.wrap_socket(first, server_hostname="localhost"))
+        c1.expect_ok()
+        second = socket.create_connection(("127.0.0.1", srv.tls_port), 10)
+        self.addCleanup(second.close)
+        second.settimeout(5)
+        second.sendall(proxy_v1("192.0.2.7"))
+        self.assertEqual(second.recv(100), b"")
+        srv.wait_log(r"ip=192\.0\.2\.7 result=rejected reason=sameaddrmax "
+                     r"count=1 tls=refused-before-handshake")
+        c1.send("USER joe").expect_ok()
+
+    def test_maxconn_on_bindtls_makes_no_handshake_until_a_slot_frees(self):
+        """At maxconn popserv stops accepting: a bindtls client waits in
+        the backlog with no handshake, and gets one when a slot frees."""
+        srv = tls_server(self, conf="maxconn 1")
+        ctx = srv.ca.client_context()
+        first = connect_tls("127.0.0.1", srv.tls_port, ctx)
+        first.expect_ok()
+        raw = socket.create_connection(("127.0.0.1", srv.tls_port), 10)
+        self.addCleanup(raw.close)
+        tls = ctx.wrap_socket(raw, server_hostname="localhost",
+                              do_handshake_on_connect=False)
+        tls.settimeout(0.5)
+        with self.assertRaises(socket.timeout):
+            tls.do_handshake()      # no ServerHello while at maxconn
+        first.send("QUIT").expect_ok()
+        first.close()
+        tls.settimeout(10)
+        tls.do_handshake()
+        Client(tls).expect_ok()
 
 
 class PlaintextOff(TestCase):

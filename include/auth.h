@@ -34,6 +34,8 @@ struct auth_job {
 	/* Request: everything the worker needs, copied. */
 	struct userdb		*aj_userdb;
 	int			 aj_hashed;	/* crypt 1 */
+	uid_t			 aj_minuid;	/* minuid: lower uids refused */
+	gid_t			 aj_mingid;	/* mingid: lower gids refused */
 	char			 aj_login[AUTH_NAME_MAX];	/* as typed */
 	char			 aj_secret[AUTH_SECRET_MAX];	/* wiped */
 	size_t			 aj_secretlen;

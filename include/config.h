@@ -66,6 +66,8 @@ struct config {
 	char			*cf_hostname;	/* APOP challenge, logudp source */
 	long			 cf_uid;	/* -1: unset */
 	long			 cf_gid;	/* -1: unset */
+	long			 cf_minuid;	/* accounts below are refused */
+	long			 cf_mingid;	/* gid 0 is refused always */
 	char			*cf_pidfile;	/* NULL: none */
 
 	/* Authentication. */
@@ -87,6 +89,7 @@ struct config {
 	int			 cf_checktimeout;	/* seconds a check may take */
 	int			 cf_maxfails;
 	int			 cf_failpenalty;
+	int			 cf_ipv6prefix;	/* IPv6 clients count per prefix */
 	struct cfg_cidr		 cf_trusted[CONFIG_MAXTRUSTED];
 	size_t			 cf_ntrusted;
 

@@ -1,7 +1,7 @@
 /*
  * Brute-force penalties (failpenalty, SPEC §2): each recent failed login
  * from an address doubles the failure delay for that address. An IPv6
- * address counts by its /64 network.
+ * address counts by its prefix (ipv6prefix, the key's ak_bits).
  */
 #ifndef PENALTY_H
 #define PENALTY_H

@@ -22,6 +22,7 @@ struct userdb_entry {
 	gid_t		 ue_gid;
 	char		*ue_home;
 	char		*ue_shell;
+	int		 ue_sysgroups;	/* supplementary groups from NSS */
 };
 
 struct userdb;
@@ -64,6 +65,13 @@ int		 userdb_parse_line(char *line, struct userdb_entry *e,
  * "file:line: text" errors to msgs. Returns the number of errors.
  */
 int		 userdb_check(const struct config *, struct config_msgs *);
+
+/*
+ * Is a stored password a locked or disabled account's: empty, or
+ * beginning with '!' or '*' (usermod -L, useradd's "!", "*", "*LK*")?
+ * Such a value never matches, whatever the mechanism or crypt setting.
+ */
+int		 passwd_locked(const char *stored);
 
 /*
  * Check secret against the stored password: crypt(3) hash with

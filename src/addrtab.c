@@ -45,7 +45,6 @@ struct addrtab {
 };
 
 static size_t	 addrkey_len(unsigned char);
-static void	 addrkey_norm(struct addrkey *, const struct addrkey *);
 static uint64_t	 addrtab_siphash(const uint64_t[2], const unsigned char *,
 		    size_t);
 static size_t	 addrtab_home(const struct addrtab *, const struct addrkey *);
@@ -60,13 +59,33 @@ addrkey_len(unsigned char family)
 	return family == AF_INET ? 4 : 16;
 }
 
-/* Copy a key, zeroing the octets its family does not use. */
-static void
-addrkey_norm(struct addrkey *dst, const struct addrkey *src)
+/* Count an IPv6 key by its first bits: see addrtab.h. */
+void
+addrkey_set_prefix(struct addrkey *key, int bits)
 {
+	if (key->ak_family == AF_INET6)
+		key->ak_bits = bits <= 0 || bits >= 128 ? 0 :
+		    (unsigned char)bits;
+}
+
+/*
+ * Copy a key cut to its counting prefix, zeroing the octets its family
+ * does not use and the bits past the prefix.
+ */
+void
+addrkey_prefix(struct addrkey *dst, const struct addrkey *src)
+{
+	size_t	 bits = src->ak_bits, i;
+
 	memset(dst, 0, sizeof(*dst));
 	dst->ak_family = src->ak_family;
 	memcpy(dst->ak_addr, src->ak_addr, addrkey_len(src->ak_family));
+	if (src->ak_family != AF_INET6 || bits == 0)
+		return;
+	dst->ak_bits = src->ak_bits;
+	for (i = bits / 8; i < 16; i++)
+		dst->ak_addr[i] = i == bits / 8 ?
+		    dst->ak_addr[i] & (unsigned char)(0xff00 >> (bits % 8)) : 0;
 }
 
 /* Key of a socket address, ::ffff:a.b.c.d folded to a.b.c.d; -1 if not IP. */
@@ -186,24 +205,30 @@ addrtab_siphash(const uint64_t k[2], const unsigned char *m, size_t len)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
-/* Keyed hash of a key: family and the octets that count for it. */
+/* Keyed hash of a key: family, prefix and the octets that count for it. */
 uint64_t
 addrkey_hash(const struct addrkey *key, const uint64_t seed[2])
 {
-	unsigned char	 m[1 + sizeof(key->ak_addr)];
+	struct addrkey	 k;
+	unsigned char	 m[2 + sizeof(k.ak_addr)];
 	size_t		 len = addrkey_len(key->ak_family);
 
-	m[0] = key->ak_family;
-	memcpy(m + 1, key->ak_addr, len);
-	return addrtab_siphash(seed, m, 1 + len);
+	addrkey_prefix(&k, key);
+	m[0] = k.ak_family;
+	m[1] = k.ak_bits;
+	memcpy(m + 2, k.ak_addr, len);
+	return addrtab_siphash(seed, m, 2 + len);
 }
 
-/* Do two keys name the same host? */
+/* Do two keys count as the same client (same family, prefix, octets)? */
 int
 addrkey_eq(const struct addrkey *a, const struct addrkey *b)
 {
-	return a->ak_family == b->ak_family &&
-	    memcmp(a->ak_addr, b->ak_addr, addrkey_len(a->ak_family)) == 0;
+	struct addrkey	 ka, kb;
+
+	addrkey_prefix(&ka, a);
+	addrkey_prefix(&kb, b);
+	return memcmp(&ka, &kb, sizeof(ka)) == 0;
 }
 
 /* The socket address of a key (port 0), for CIDR checks. */
@@ -329,7 +354,7 @@ addrtab_inc(struct addrtab *at, const struct addrkey *key)
 	struct addrkey	 k;
 	size_t		 i;
 
-	addrkey_norm(&k, key);
+	addrkey_prefix(&k, key);
 	i = addrtab_find(at, &k);
 	if (at->at_ents[i].ae_count != 0) {
 		if (at->at_ents[i].ae_count < UINT_MAX)
@@ -361,7 +386,7 @@ addrtab_dec(struct addrtab *at, const struct addrkey *key)
 	struct addrkey	 k;
 	size_t		 i;
 
-	addrkey_norm(&k, key);
+	addrkey_prefix(&k, key);
 	i = addrtab_find(at, &k);
 	if (at->at_ents[i].ae_count == 0)
 		return 0;
@@ -380,7 +405,7 @@ addrtab_get(const struct addrtab *at, const struct addrkey *key)
 {
 	struct addrkey	 k;
 
-	addrkey_norm(&k, key);
+	addrkey_prefix(&k, key);
 	return at->at_ents[addrtab_find(at, &k)].ae_count;
 }
 

@@ -101,29 +101,55 @@ auth_run(struct work *w)
 		break;
 	}
 
+	/*
+	 * APOP needs the plaintext; a locked account never matches (the
+	 * digest is computed all the same, so it costs the same time).
+	 */
 	if (aj->aj_apop)
-		ok = !aj->aj_hashed && apop_verify(aj->aj_timestamp,
-		    ue.ue_password, strlen(ue.ue_password), aj->aj_digest,
-		    strlen(aj->aj_digest));
+		ok = apop_verify(aj->aj_timestamp, ue.ue_password,
+		    strlen(ue.ue_password), aj->aj_digest,
+		    strlen(aj->aj_digest)) && !aj->aj_hashed &&
+		    !passwd_locked(ue.ue_password);
 	else
 		ok = passwd_verify(ue.ue_password, aj->aj_secret,
 		    aj->aj_secretlen, aj->aj_hashed);
 	if (!ok) {
-		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "%s",
+		    passwd_locked(ue.ue_password) ? "account locked" :
 		    "wrong password");
 		goto out;
 	}
-	if (ue.ue_uid == 0) {
+	/* After the password: these say nothing to one who lacks it. */
+	if (ue.ue_uid == 0 || ue.ue_gid == 0) {
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "%s 0 refused",
+		    ue.ue_uid == 0 ? "uid" : "gid");
+		goto out;
+	}
+	if (ue.ue_uid < aj->aj_minuid || ue.ue_gid < aj->aj_mingid) {
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
-		    "uid 0 refused");
+		    ue.ue_uid < aj->aj_minuid ? "uid %lu below minuid %lu" :
+		    "gid %lu below mingid %lu", ue.ue_uid < aj->aj_minuid ?
+		    (unsigned long)ue.ue_uid : (unsigned long)ue.ue_gid,
+		    ue.ue_uid < aj->aj_minuid ? (unsigned long)aj->aj_minuid :
+		    (unsigned long)aj->aj_mingid);
 		goto out;
 	}
 
 	aj->aj_uid = ue.ue_uid;
 	aj->aj_gid = ue.ue_gid;
-	n = AUTH_MAXGROUPS;
-	if (getgrouplist(aj->aj_account, ue.ue_gid, aj->aj_groups, &n) == -1)
-		n = AUTH_MAXGROUPS;	/* truncated to what fits */
+	/*
+	 * Supplementary groups come from the system's group database for
+	 * the system's accounts only: a virtual user (file, MySQL) named
+	 * like a member of some /etc/group line must not get that group.
+	 */
+	aj->aj_groups[0] = ue.ue_gid;
+	n = 1;
+	if (ue.ue_sysgroups) {
+		n = AUTH_MAXGROUPS;
+		if (getgrouplist(aj->aj_account, ue.ue_gid, aj->aj_groups,
+		    &n) == -1)
+			n = AUTH_MAXGROUPS;	/* truncated to what fits */
+	}
 	aj->aj_ngroups = n;
 	if ((aj->aj_home = strdup(ue.ue_home)) == NULL ||
 	    (aj->aj_shell = strdup(ue.ue_shell)) == NULL) {

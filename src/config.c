@@ -133,6 +133,7 @@ static const struct cfdir cfdirs[] = {
 	    CF(cf_gid), 0, CONFIG_MAXID, NULL },
 	{ "home.tag",		cfd_hometag,	CF(cf_hometag), 0, 0, NULL },
 	{ "hostname",		cfd_hostname,	CF(cf_hostname), 0, 0, NULL },
+	{ "ipv6prefix",		cfd_number,	CF(cf_ipv6prefix), 1, 128, NULL },
 	{ "loginfo.database",	cfd_word,
 	    CF(cf_loginfo.my_database), 0, 0, NULL },
 	{ "loginfo.host",	cfd_dbhost,
@@ -152,6 +153,10 @@ static const struct cfdir cfdirs[] = {
 	{ "maxconn",		cfd_number,
 	    CF(cf_maxconn), 1, 1000000, NULL },
 	{ "maxfails",		cfd_number,	CF(cf_maxfails), 1, 100, NULL },
+	{ "mingid",		cfd_id,
+	    CF(cf_mingid), 1, CONFIG_MAXID, NULL },
+	{ "minuid",		cfd_id,
+	    CF(cf_minuid), 1, CONFIG_MAXID, NULL },
 	{ "pidfile",		cfd_path,	CF(cf_pidfile), 0, 0, NULL },
 	{ "plaintext",		cfd_bool,	CF(cf_plaintext), 0, 1, NULL },
 	{ "popit",		cfd_path,	CF(cf_popit), 0, 0, NULL },
@@ -271,6 +276,9 @@ config_default(void)
 	cf->cf_checktimeout = 30;
 	cf->cf_maxfails = 3;
 	cf->cf_failpenalty = 1;
+	cf->cf_minuid = 1000;
+	cf->cf_mingid = 1;
+	cf->cf_ipv6prefix = 64;
 	cf->cf_popit = strdup(POPSERV_POPIT_PATH);
 	cf->cf_maildir = strdup("Maildir");
 	cf->cf_logudp_ttl = 1;

@@ -4,9 +4,10 @@
  * takes an expired slot or evicts the one whose last failure is oldest,
  * so memory is fixed and every operation is O(1) however many addresses
  * attack. The bucket is chosen with a keyed hash, so an attacker cannot
- * aim at a victim's bucket. An IPv6 client counts by its /64: one
- * subscriber has 2^64 addresses, and a fresh one for every attempt
- * would otherwise never be penalised.
+ * aim at a victim's bucket. An IPv6 client counts by its prefix
+ * (ipv6prefix, a /64 by default: the key's ak_bits): one subscriber has
+ * 2^64 addresses, and a fresh one for every attempt would otherwise
+ * never be penalised.
  */
 
 #include <stdint.h>
@@ -66,13 +67,11 @@ penalty_free(struct penalty *pt)
 	free(pt);
 }
 
-/* The key an address is remembered by: IPv6 cut to its /64. */
+/* The key an address is remembered by: IPv6 cut to its prefix. */
 static void
 penalty_key(struct addrkey *out, const struct addrkey *in)
 {
-	*out = *in;
-	if (out->ak_family == AF_INET6)
-		memset(out->ak_addr + 8, 0, sizeof(out->ak_addr) - 8);
+	addrkey_prefix(out, in);
 }
 
 /* The first of the PENALTY_WAYS slots that key may live in. */

@@ -291,6 +291,7 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen,
 		close(fd);
 		return;
 	}
+	addrkey_set_prefix(&key, env->ps_conf->cf_ipv6prefix);
 	trusted = config_is_trusted(env->ps_conf, peer);
 	if (!tls && !trusted) {
 		(void)session_start(fd, &key, &session_io_plain, NULL);
@@ -492,6 +493,7 @@ session_proxy_read(struct session *s)
 		    ph.ph_version);
 		return 1;
 	}
+	addrkey_set_prefix(&key, env->ps_conf->cf_ipv6prefix);
 	addrtab_dec(env->ps_addrs, &s->s_peer);
 	s->s_peer = key;
 	if (session_over_limit(addrtab_inc(env->ps_addrs, &key)))
@@ -1201,6 +1203,8 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 	aj->aj_work.w_done = session_auth_done;
 	aj->aj_userdb = env->ps_userdb;
 	aj->aj_hashed = cf->cf_crypt;
+	aj->aj_minuid = (uid_t)cf->cf_minuid;
+	aj->aj_mingid = (gid_t)cf->cf_mingid;
 	aj->aj_peer = s->s_peer;
 	memcpy(aj->aj_login, login, loginlen);
 	aj->aj_login[loginlen] = '\0';

@@ -293,6 +293,7 @@ userdb_entry_copy(struct userdb_entry *dst, const struct userdb_entry *src)
 	memset(dst, 0, sizeof(*dst));
 	dst->ue_uid = src->ue_uid;
 	dst->ue_gid = src->ue_gid;
+	dst->ue_sysgroups = src->ue_sysgroups;
 	if ((dst->ue_name = strdup(src->ue_name)) == NULL ||
 	    (dst->ue_password = strdup(src->ue_password)) == NULL ||
 	    (dst->ue_home = strdup(src->ue_home)) == NULL ||
@@ -510,6 +511,7 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 	ent.ue_gid = pw.pw_gid;
 	ent.ue_home = pw.pw_dir;
 	ent.ue_shell = pw.pw_shell;
+	ent.ue_sysgroups = 1;	/* the system's accounts, the system's groups */
 	if (strcmp(pw.pw_passwd, "x") == 0 || strcmp(pw.pw_passwd, "*") == 0) {
 		sz = sysconf(_SC_GETPW_R_SIZE_MAX);
 		spsz = sz > 0 && sz < USERDB_PWBUF_MAX ? (size_t)sz : 16384;
@@ -530,8 +532,14 @@ udsys_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
 			status = USERDB_TEMPFAIL;
 			goto done;
 		}
-		/* No shadow entry: "x" stays, and matches nothing. */
-		if (spp != NULL)
+		/*
+		 * No shadow entry: the "x" or "*" placeholder is no
+		 * password, not even with crypt 0 (where "x" would be
+		 * compared as plaintext): lock it.
+		 */
+		if (spp == NULL)
+			ent.ue_password = "!";
+		else
 			ent.ue_password = udsys_expired(&sp) ? "!expired" :
 			    sp.sp_pwdp;
 	}
@@ -1130,7 +1138,7 @@ passwd_phrase(char *phrase, size_t phrasesz, const char *secret,
 static int
 passwd_usable(const char *stored)
 {
-	if (stored[0] == '\0' || stored[0] == '!' || stored[0] == '*')
+	if (passwd_locked(stored))
 		return 0;
 	return crypt_checksalt(stored) != CRYPT_SALT_INVALID;
 }
@@ -1251,15 +1259,25 @@ passwd_ct_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return diff == 0;
 }
 
-/* Plaintext: compare in constant time; an empty stored value never matches. */
+/* A locked or disabled account: see userdb.h. */
+int
+passwd_locked(const char *stored)
+{
+	return stored[0] == '\0' || stored[0] == '!' || stored[0] == '*';
+}
+
+/*
+ * Plaintext: compare in constant time. A locked value ("!...", "*...",
+ * empty) is compared all the same, so that it costs what a wrong
+ * password costs, and never matches.
+ */
 static int
 passwd_plain(const char *stored, const char *secret, size_t secretlen)
 {
-	size_t	 len = strlen(stored);
 	int	 eq;
 
-	eq = passwd_ct_eq(stored, len, secret, secretlen);
-	return eq && len > 0;
+	eq = passwd_ct_eq(stored, strlen(stored), secret, secretlen);
+	return eq && !passwd_locked(stored);
 }
 
 /* Does secret match the stored password (hash, or plaintext)? */

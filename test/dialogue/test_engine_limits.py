@@ -18,6 +18,7 @@ from engine_util import (AUTH_FAILED, GREETING, PROMPT, SAMEADDR, STUB_OK,
                          TestCase, greet, log_mark, nothing_pending,
                          slow_yescrypt, stub_server, wait_log_since)
 from pop3test import Client, free_port
+from tlstest import proxy_v1
 
 
 def has_ipv6_loopback():
@@ -206,6 +207,57 @@ class SameAddrMax(TestCase):
         self.addCleanup(d.close)
         srv.connect().expect(SAMEADDR)
         b.send("QUIT").expect("+OK bye")
+
+
+class SameAddrMaxIpv6Prefix(TestCase):
+    """IPv6 clients count by ipv6prefix (64 by default) for sameaddrmax:
+    a subscriber rotating through the addresses of its /64 is one client.
+    Loopback has one IPv6 address, so the addresses come in PROXY headers
+    from a trusted peer, as from a balancer."""
+
+    def via(self, srv, addr):
+        c = srv.connect()
+        c.expect_ok()
+        c.send_raw(proxy_v1(addr))
+        return c
+
+    def test_one_slash64_is_one_client(self):
+        srv = stub_server(self, conf="sameaddrmax 2\ntrusted 127.0.0.1/32")
+        held = [self.via(srv, "2001:db8:1:2::1"),
+                self.via(srv, "2001:db8:1:2:ffff::2")]
+        for c in held:
+            c.send("USER joe").expect_ok()
+        for i in range(3, 23):
+            c = self.via(srv, "2001:db8:1:2:%x::%x" % (i * 97, i))
+            c.expect(SAMEADDR)
+            c.expect_closed()
+        srv.wait_log(r"ip=2001:db8:1:2:856::16 result=rejected "
+                     r"reason=sameaddrmax count=2")
+        # Another /64 is another client.
+        other = self.via(srv, "2001:db8:1:3::1")
+        other.send("USER joe").expect_ok()
+        other.send("PASS secret").expect(STUB_OK)
+        # The slots come back as the /64's sessions leave.
+        held[0].send("QUIT").expect_ok()
+        held[0].expect_closed()
+        again = self.via(srv, "2001:db8:1:2::99")
+        again.send("USER joe").expect_ok()
+
+    def test_configured_prefix(self):
+        srv = stub_server(self, conf="sameaddrmax 2\ntrusted 127.0.0.1/32\n"
+                          "ipv6prefix 128")
+        held = [self.via(srv, "2001:db8:1:2::%d" % i) for i in range(1, 6)]
+        for c in held:
+            c.send("USER joe").expect_ok()
+        srv2 = stub_server(self, conf="sameaddrmax 2\ntrusted 127.0.0.1/32\n"
+                           "ipv6prefix 48")
+        a = self.via(srv2, "2001:db8:1:2::1")
+        b = self.via(srv2, "2001:db8:1:ffff::1")
+        for c in (a, b):
+            c.send("USER joe").expect_ok()
+        c = self.via(srv2, "2001:db8:1:1234::5")
+        c.expect(SAMEADDR)
+        self.via(srv2, "2001:db8:2::1").send("USER joe").expect_ok()
 
 
 class MaxConn(TestCase):

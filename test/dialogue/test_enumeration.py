@@ -159,6 +159,35 @@ class SameTimeFileDB(TestCase):
         self.assertEqual(set(replies), {AUTH_FAILED})
 
 
+class SameTimeLocked(TestCase):
+    """A locked account ("!" before the password, usermod -L) costs what
+    a wrong password costs, plaintext and hashed: the ratio printed is
+    locked/wrong."""
+
+    def run_kind(self, name):
+        prefix = KINDS[name]
+        if prefix is None:
+            users = {"joe": PASSWORD, "locked": "!" + PASSWORD}
+        else:
+            h = hash_with(PASSWORD, gensalt(prefix))
+            users = {"joe": {"password": h, "hashed": True},
+                     "locked": {"password": "!" + h, "hashed": True}}
+        srv = self.server(users=users, crypt=prefix is not None,
+                          conf="faildelay 0\nfailpenalty 0\nmaxfails 100",
+                          popit="/bin/false")
+        timer = Timer(srv, unknown="locked")
+        self.addCleanup(timer.close)
+        compare(self, "locked_" + name, timer,
+                30 if name == "yescrypt" else 60)
+        srv.wait_log(r'user="locked" result=failed reason="account locked"')
+
+    def test_plaintext(self):
+        self.run_kind("plaintext")
+
+    def test_yescrypt(self):
+        self.run_kind("yescrypt")
+
+
 class SameTimeMySQL(TestCase):
     """userdb mysql, whose hashes are not the system's preferred kind:
     the dummy check learns the kind from the rows it has seen."""

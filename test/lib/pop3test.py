@@ -75,6 +75,22 @@ def hash_password(secret, method=None):
         return crypt.crypt(secret, crypt.mksalt(method) if method else None)
 
 
+def private_etc(files):
+    """A wrapper (Server(wrapper=...)) that runs popserv in a private
+    mount namespace where each of files (e.g. {"/etc/passwd": path})
+    is bind-mounted over: a system user database of the test's own,
+    seen by NSS in popserv only. Needs root."""
+    script = ['set -e']
+    args = []
+    for i, (target, source) in enumerate(sorted(files.items())):
+        script.append('mount --bind "$%d" "$%d"' % (2 * i + 1, 2 * i + 2))
+        args += [source, target]
+    script.append('shift %d' % len(args))
+    script.append('exec "$@"')
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            "; ".join(script), "private-etc"] + args
+
+
 def make_maildir(path, messages=()):
     """Create a Maildir; messages are bytes, delivered to new/ in order."""
     for sub in ("tmp", "new", "cur"):
@@ -318,9 +334,16 @@ class Server:
             time.sleep(0.02)
 
     def pid(self):
-        """popserv's pid: the process started, or the wrapper's child."""
+        """popserv's pid: the process started (also a wrapper that execs
+        it), or the wrapper's child (unshare --pid forks)."""
         if not self.wrapper:
             return self.proc.pid
+        try:
+            if os.readlink("/proc/%d/exe" % self.proc.pid) == \
+                    os.path.realpath(POPSERV):
+                return self.proc.pid
+        except OSError:
+            pass
         path = "/proc/%d/task/%d/children" % (self.proc.pid, self.proc.pid)
         deadline = time.monotonic() + TIMEOUT
         while True:

@@ -33,6 +33,7 @@ static void	 test_inc_dec_get(void **);
 static void	 test_dec_absent(void **);
 static void	 test_mapped_counts_once(void **);
 static void	 test_v6_distinct(void **);
+static void	 test_v6_prefix(void **);
 static void	 test_normalised(void **);
 static void	 test_many(void **);
 static void	 test_churn(void **);
@@ -281,7 +282,59 @@ test_mapped_counts_once(void **state)
 	addrtab_free(at);
 }
 
-/* Distinct IPv6 addresses, even one bit apart, count apart. */
+/*
+ * ipv6prefix: the addresses of one /64 count as one client (200
+ * addresses of 2001:db8:1:2::/64 make a count of 200), another /64 apart;
+ * a /60 cuts inside an octet; the key keeps its whole address for logs,
+ * and a key counted under one prefix is taken back under the same.
+ */
+static void
+test_v6_prefix(void **state)
+{
+	struct addrtab	*at;
+	struct addrkey	 a, b, c, d;
+	char		 buf[64];
+	int		 i;
+
+	(void)state;
+	assert_non_null(at = addrtab_new());
+	a = key6("2001:db8:1:2::1");
+	addrkey_set_prefix(&a, 64);
+	for (i = 0; i < 200; i++) {
+		b = a;
+		b.ak_addr[15] = (unsigned char)i;
+		b.ak_addr[8] = (unsigned char)(i * 7);
+		assert_int_equal(addrtab_inc(at, &b), (unsigned)i + 1);
+	}
+	assert_int_equal(addrtab_size(at), 1);
+	assert_string_equal(addrkey_ntop(&b, buf, sizeof(buf)),
+	    "2001:db8:1:2:7100::c7");
+	c = key6("2001:db8:1:3::1");
+	addrkey_set_prefix(&c, 64);
+	assert_int_equal(addrtab_inc(at, &c), 1);
+	assert_true(!addrkey_eq(&a, &c));
+	/* /60: 2001:db8:1:3:: and 2001:db8:1:f:: share it, :1:10:: not. */
+	d = key6("2001:db8:1:f::1");
+	addrkey_set_prefix(&c, 60);
+	addrkey_set_prefix(&d, 60);
+	assert_true(addrkey_eq(&c, &d));
+	d.ak_addr[7] = 0x10;
+	assert_true(!addrkey_eq(&c, &d));
+	/* Under no prefix the same addresses are apart again. */
+	addrkey_set_prefix(&b, 128);
+	assert_int_equal(addrtab_get(at, &b), 0);
+	addrkey_set_prefix(&b, 64);
+	for (i = 0; i < 200; i++)
+		addrtab_dec(at, &b);
+	assert_int_equal(addrtab_get(at, &a), 0);
+	/* An IPv4 key has no prefix. */
+	d = key4("192.0.2.1");
+	addrkey_set_prefix(&d, 8);
+	assert_int_equal(d.ak_bits, 0);
+	addrtab_free(at);
+}
+
+/* Distinct IPv6 addresses, even one bit apart, count apart (no prefix). */
 static void
 test_v6_distinct(void **state)
 {
@@ -470,6 +523,7 @@ main(void)
 		cmocka_unit_test(test_dec_absent),
 		cmocka_unit_test(test_mapped_counts_once),
 		cmocka_unit_test(test_v6_distinct),
+		cmocka_unit_test(test_v6_prefix),
 		cmocka_unit_test(test_normalised),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_churn),

@@ -155,6 +155,7 @@ test_ipv6_prefix(void **state)
 	memset(&a, 0, sizeof(a));
 	a.ak_family = AF_INET6;
 	inet_pton(AF_INET6, "2001:db8:1:2::1", a.ak_addr);
+	addrkey_set_prefix(&a, 64);	/* ipv6prefix 64, the default */
 	assert_int_equal(penalty_fail(pt, &a, 10, 1), 1);
 	b = a;
 	for (i = 0; i < 4; i++) {
@@ -173,6 +174,31 @@ test_ipv6_prefix(void **state)
 	penalty_free(pt);
 }
 
+/* ipv6prefix 48: a whole /48 is one client; with 128 each address is. */
+static void
+test_ipv6_prefix_configured(void **state)
+{
+	struct penalty	*pt = penalty_new(64);
+	struct addrkey	 a, b;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	a.ak_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1:2::1", a.ak_addr);
+	b = a;
+	b.ak_addr[7] = 0x77;		/* 2001:db8:1:77::1, same /48 */
+	addrkey_set_prefix(&a, 48);
+	addrkey_set_prefix(&b, 48);
+	penalty_fail(pt, &a, 10, 1);
+	assert_int_equal(penalty_count(pt, &b, 10), 1);
+	addrkey_set_prefix(&a, 128);
+	addrkey_set_prefix(&b, 128);
+	assert_int_equal(penalty_count(pt, &b, 10), 0);
+	penalty_fail(pt, &b, 10, 1);
+	assert_int_equal(penalty_count(pt, &b, 10), 1);
+	penalty_free(pt);
+}
+
 int
 main(void)
 {
@@ -184,6 +210,7 @@ main(void)
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_ipv6_prefix),
+		cmocka_unit_test(test_ipv6_prefix_configured),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

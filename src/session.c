@@ -1261,7 +1261,7 @@ session_auth_done(struct work *w)
 {
 	struct auth_job	*aj = (struct auth_job *)w;
 	struct session	*s = aj->aj_session;
-	char		 ip[64], user[128];
+	char		 ip[64], user[128], why[4 * sizeof(aj->aj_reason)];
 
 	userdb_close(aj->aj_userdb);	/* the reference session_auth took */
 	aj->aj_userdb = NULL;
@@ -1278,11 +1278,13 @@ session_auth_done(struct work *w)
 		session_fail(s, aj->aj_login, aj->aj_reason);
 		break;
 	case AUTH_TEMPFAIL:
+		/* The reason may quote a database's error text: escape it. */
 		env->ps_stats.st_tempfails++;
 		log_warnx("session=%llx ip=%s user=\"%s\" result=tempfail "
 		    "reason=\"%s\"", s->s_id, session_ip(s, ip, sizeof(ip)),
 		    log_escape(user, sizeof(user), aj->aj_login,
-		    strlen(aj->aj_login)), aj->aj_reason);
+		    strlen(aj->aj_login)), log_escape(why, sizeof(why),
+		    aj->aj_reason, strlen(aj->aj_reason)));
 		session_tempfail(s, REPLY_TEMP_USERDB);
 		break;
 	}
@@ -1339,7 +1341,7 @@ session_fail(struct session *s, const char *login, const char *reason)
 	const struct config	*cf = env->ps_conf;
 	struct sockaddr_storage	 ss;
 	struct timespec		 now;
-	char			 ip[64], user[128];
+	char			 ip[64], user[128], why[512];
 	int			 delay = cf->cf_faildelay;
 
 	env->ps_stats.st_logins_failed++;
@@ -1356,7 +1358,8 @@ session_fail(struct session *s, const char *login, const char *reason)
 	log_info("session=%llx ip=%s user=\"%s\" result=failed reason=\"%s\" "
 	    "attempt=%u delay=%d", s->s_id, session_ip(s, ip, sizeof(ip)),
 	    log_escape(user, sizeof(user), login, strlen(login)),
-	    reason, s->s_fails, delay);
+	    log_escape(why, sizeof(why), reason, strlen(reason)), s->s_fails,
+	    delay);
 	free(s->s_user);
 	s->s_user = NULL;
 	session_enter_state(s, S_DELAY);

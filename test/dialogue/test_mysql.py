@@ -297,6 +297,28 @@ class UserdbMySQLTest(MySQLCase):
             srv.wait_log(r'user="%s" result=tempfail reason="userdb mysql: '
                          r'%s"' % (name, why))
 
+    def test_database_error_text_is_escaped_in_the_log(self):
+        """A [SYS/TEMP] reason quotes MySQL's error text, which quotes
+        what the client typed (here as a column name, "Unknown column"): it
+        is escaped like all client text, no raw byte, no forged field."""
+        srv = self.mysql_server(query="SELECT pw, uid, gid, home, shell "
+                                "FROM users WHERE `%u` = 1")
+        c = srv.connect()
+        c.expect_ok()
+        c.send_raw(b'USER jo\xc3\xa9"result=login\r\n')
+        c.expect_ok()
+        c.send("PASS secret").expect(re.compile(r"-ERR \[SYS/TEMP\] .*"))
+        c.close()
+        m = srv.wait_log(r'result=tempfail reason="userdb mysql: (.*)"\n')
+        self.assertIn("jo\\xc3\\xa9", m.group(1))
+        raw = open(srv.log_path, "rb").read()
+        self.assertNotIn(b"\xc3", raw)
+        raw = raw.decode()
+        line = [ln for ln in raw.splitlines()
+                if "result=tempfail" in ln][0]
+        # Every '"' inside the reason is escaped: the field ends once.
+        self.assertRegex(line, r'reason="(?:[^"\\]|\\.)*"$')
+
     def test_server_down_is_tempfail_then_recovers(self):
         srv = self.mysql_server()
         self.add_user(srv, "joe", "secret")

@@ -95,6 +95,7 @@ struct config {
 
 	/* Handoff. */
 	char			*cf_popit;
+	int			 cf_spawntimeout;	/* seconds popit may take to start */
 	char			*cf_popitargs[CONFIG_MAXARGS + 1];	/* NULL-ended */
 	size_t			 cf_npopitargs;	/* 0: argv is { popit } */
 	char			*cf_maildir;	/* relative to home */

@@ -37,6 +37,7 @@ struct popserv {
 	const struct timeval	*ps_idle_tv;	/* timelimit, common timeout */
 	unsigned int		 ps_nsessions;	/* AUTHORIZATION sessions */
 	unsigned int		 ps_nchildren;	/* running popits */
+	unsigned int		 ps_nhandoffs;	/* popits being started */
 	unsigned int		 ps_nrelays;	/* TLS relays (relay.c) */
 	int			 ps_logpipe;	/* popit's stderr, write end */
 	struct popserv_stats	 ps_stats;

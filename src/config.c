@@ -163,6 +163,7 @@ static const struct cfdir cfdirs[] = {
 	{ "popitargs",		cfd_popitargs,	0, 0, 0, NULL },
 	{ "sameaddrmax",	cfd_number,
 	    CF(cf_sameaddrmax), 0, 100000, NULL },
+	{ "spawntimeout",	cfd_duration,	CF(cf_spawntimeout), 1, 300, NULL },
 	{ "timelimit",		cfd_duration,
 	    CF(cf_timelimit), 0, CONFIG_MAXDURATION, NULL },
 	{ "tls.cert",		cfd_path,	CF(cf_tls_cert), 0, 0, NULL },
@@ -279,6 +280,7 @@ config_default(void)
 	cf->cf_minuid = 1000;
 	cf->cf_mingid = 1;
 	cf->cf_ipv6prefix = 64;
+	cf->cf_spawntimeout = 10;
 	cf->cf_popit = strdup(POPSERV_POPIT_PATH);
 	cf->cf_maildir = strdup("Maildir");
 	cf->cf_logudp_ttl = 1;

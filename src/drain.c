@@ -39,11 +39,14 @@ static void	 drain_autoclose(evutil_socket_t, short, void *);
 static void	 drain_autoclose_arm(void);
 static unsigned int drain_left(void);
 
-/* What keeps the process: sessions, and TLS relays to running popits. */
+/*
+ * What keeps the process: sessions, logins on their way to popit (each
+ * bounded by spawntimeout), and TLS relays to running popits.
+ */
 static unsigned int
 drain_left(void)
 {
-	return env->ps_nsessions + env->ps_nrelays;
+	return env->ps_nsessions + env->ps_nhandoffs + env->ps_nrelays;
 }
 
 /* Seconds on the monotonic clock. */

@@ -33,7 +33,6 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "account.h"
 #include "addrtab.h"
 #include "apop.h"
 #include "auth.h"
@@ -1398,14 +1397,11 @@ session_delay_done(evutil_socket_t fd, short what, void *arg)
 static void
 session_login(struct session *s, struct auth_job *aj)
 {
-	char		 ip[64], user[128], folder[128];
+	char		 ip[64];
 	const char	*how = "";
-	int		 fd = s->s_fd, pair[2] = { -1, -1 }, rc;
+	int		 fd = s->s_fd, pair[2] = { -1, -1 };
 
 	session_ip(s, ip, sizeof(ip));
-	log_escape(user, sizeof(user), aj->aj_login, strlen(aj->aj_login));
-	log_escape(folder, sizeof(folder), aj->aj_folder,
-	    strlen(aj->aj_folder));
 	if ((s->s_flags & SF_TLS) && tls_conn_ktls(s->s_io_arg)) {
 		/* The kernel carries TLS on: no close_notify from here. */
 		tls_conn_release(s->s_io_arg);
@@ -1431,27 +1427,25 @@ session_login(struct session *s, struct auth_job *aj)
 		how = " tls=relay";
 		env->ps_stats.st_relayed++;
 	}
-	rc = handoff_spawn(env->ps_conf, aj, fd, ip);
-	if (pair[1] != -1)
-		close(pair[1]);
-	switch (rc) {
-	case 0:
-		break;
-	case 1:
+	/*
+	 * From here the handoff owns the socket and the address's slot, and
+	 * logs the outcome: the session ends now, without a word.
+	 */
+	if (handoff_spawn(env->ps_conf, aj, fd, ip, s->s_id, how) == 0) {
+		if (fd == s->s_fd)
+			s->s_fd = -1;
 		s->s_handed_off = 1;
-		/* FALLTHROUGH */
-	default:
+	} else {
+		char	 user[128], folder[128];
+
 		log_info("session=%llx ip=%s user=\"%s\" result=tempfail "
 		    "reason=\"popit not started\" folder=\"%s\"", s->s_id, ip,
-		    user, folder);
-		session_close(s, NULL);
-		return;
+		    log_escape(user, sizeof(user), aj->aj_login,
+		    strlen(aj->aj_login)), log_escape(folder, sizeof(folder),
+		    aj->aj_folder, strlen(aj->aj_folder)));
+		if (pair[1] != -1)
+			close(pair[1]);
 	}
-	env->ps_stats.st_logins_ok++;
-	log_info("session=%llx ip=%s user=\"%s\" result=login folder=\"%s\"%s",
-	    s->s_id, ip, user, folder, how);
-	account_login(env->ps_conf, aj->aj_account, aj->aj_login, &s->s_peer);
-	s->s_handed_off = 1;
 	session_close(s, NULL);
 }
 

@@ -231,16 +231,22 @@ workers_pending(void)
 	return fz_njobs;
 }
 
-/* handoff.c: check what popit would get, and pretend it runs. */
+/*
+ * handoff.c: check what popit would get, and pretend it was queued (it
+ * then holds the address's slot, as a real popit would), or refused.
+ */
 int
 handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
-    const char *remote_addr)
+    const char *remote_addr, unsigned long long session, const char *how)
 {
 	struct fz_conn	*c = NULL;
 	size_t		 i;
 
 	(void)cf;
 	(void)fd;
+	(void)session;
+	if (how == NULL)
+		__builtin_trap();
 	if (aj == NULL || aj->aj_status != AUTH_OK || remote_addr == NULL)
 		__builtin_trap();
 	for (i = 0; i < FZ_MAXCONN; i++)
@@ -257,7 +263,7 @@ handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
 	if (fz_nchildren == sizeof(fz_children) / sizeof(fz_children[0]))
 		return -1;
 	fz_children[fz_nchildren++].ch_peer = aj->aj_peer;
-	return fz_handoff_result;
+	return 0;
 }
 
 void

@@ -225,6 +225,10 @@ test_defaults(void **state)
 	assert_int_equal(cf->cf_checktimeout, 30);
 	assert_int_equal(cf->cf_maxfails, 3);
 	assert_int_equal(cf->cf_failpenalty, 1);
+	assert_int_equal(cf->cf_minuid, 1000);
+	assert_int_equal(cf->cf_mingid, 1);
+	assert_int_equal(cf->cf_ipv6prefix, 64);
+	assert_int_equal(cf->cf_spawntimeout, 10);
 	assert_int_equal(cf->cf_ntrusted, 0);
 	assert_string_equal(cf->cf_popit, POPSERV_POPIT_PATH);
 	assert_int_equal(cf->cf_npopitargs, 0);
@@ -308,8 +312,12 @@ test_numbers_good(void **state)
 	(void)state;
 	cf = load("accepts 1024\nmaxconn 1000000\nworkers 256\n"
 	    "maxfails 100\nsameaddrmax 100000\nlogudp.multicast.ttl 255\n"
-	    "uid 4294967294\ngid 0\n", &m);
+	    "uid 4294967294\ngid 0\nminuid 4294967294\nmingid 4294967294\n"
+	    "ipv6prefix 128\n", &m);
 	assert_non_null(cf);
+	assert_int_equal(cf->cf_minuid, 4294967294L);
+	assert_int_equal(cf->cf_mingid, 4294967294L);
+	assert_int_equal(cf->cf_ipv6prefix, 128);
 	assert_int_equal(cf->cf_accepts, 1024);
 	assert_int_equal(cf->cf_maxconn, 1000000);
 	assert_int_equal(cf->cf_workers, 256);
@@ -321,8 +329,12 @@ test_numbers_good(void **state)
 	config_free(cf);
 
 	cf = load("accepts 1\nmaxconn 1\nworkers 1\nmaxfails 1\n"
-	    "sameaddrmax 0\nlogudp.multicast.ttl 0\nuid 1000\ngid 100\n", &m);
+	    "sameaddrmax 0\nlogudp.multicast.ttl 0\nuid 1000\ngid 100\n"
+	    "minuid 1\nmingid 1\nipv6prefix 1\n", &m);
 	assert_non_null(cf);
+	assert_int_equal(cf->cf_minuid, 1);
+	assert_int_equal(cf->cf_mingid, 1);
+	assert_int_equal(cf->cf_ipv6prefix, 1);
 	assert_int_equal(cf->cf_accepts, 1);
 	assert_int_equal(cf->cf_maxconn, 1);
 	assert_int_equal(cf->cf_workers, 1);
@@ -346,8 +358,9 @@ test_durations_booleans_good(void **state)
 	(void)state;
 	cf = load("timelimit 10m\nautoclose 1h\nfaildelay 0\n"
 	    "crypt no\napop yes\nfailpenalty 0\nplaintext 0\n"
-	    "checktimeout 2m\n", &m);
+	    "checktimeout 2m\nspawntimeout 5m\n", &m);
 	assert_non_null(cf);
+	assert_int_equal(cf->cf_spawntimeout, 300);
 	assert_int_equal(cf->cf_checktimeout, 120);
 	assert_int_equal(cf->cf_timelimit, 600);
 	assert_int_equal(cf->cf_autoclose, 3600);
@@ -608,14 +621,23 @@ test_bad_values(void **state)
 		{ "maildir /var/mail/joe", "maildir", "relative" },
 		{ "maxconn 0", "maxconn", "out of range" },
 		{ "maxconn 1000001", "maxconn", "out of range" },
+		{ "ipv6prefix 0", "ipv6prefix", "out of range" },
+		{ "ipv6prefix 129", "ipv6prefix", "out of range" },
+		{ "ipv6prefix /64", "ipv6prefix", "not a number" },
 		{ "maxfails 0", "maxfails", "out of range" },
 		{ "maxfails 101", "maxfails", "out of range" },
+		{ "mingid 0", "mingid", "out of range" },
+		{ "minuid 0", "minuid", "out of range" },
+		{ "minuid 4294967295", "minuid", "out of range" },
+		{ "minuid root", "minuid", "not a number" },
 		{ "pidfile popserv.pid", "pidfile", "absolute" },
 		{ "plaintext on", "plaintext", "not a boolean" },
 		{ "popit bin/popit", "popit", "absolute" },
 		{ "popitargs a b c d e f g h i j k l m n o p q r s t u v w x y "
 		    "z 1 2 3 4 5 6 7", "popitargs", "more than 32" },
 		{ "sameaddrmax 100001", "sameaddrmax", "out of range" },
+		{ "spawntimeout 0", "spawntimeout", "out of range" },
+		{ "spawntimeout 6m", "spawntimeout", "out of range" },
 		{ "timelimit 1x", "timelimit", "not a duration" },
 		{ "timelimit 2d", "timelimit", "not a duration" },
 		{ "tls.cert cert.pem", "tls.cert", "absolute" },

@@ -316,8 +316,7 @@ class HostileInput(TestCase):
         # Still serving, and the log holds no raw control or 8-bit byte.
         c = self.srv.login("joe", "secret")
         c.send("QUIT").expect("+OK bye")
-        with open(self.srv.log_path, "rb") as f:
-            log = f.read()
+        log = self.srv.log_bytes()
         bad = [b for b in set(log) if (b < 0x20 and b != 0x0a) or b >= 0x7f]
         self.assertEqual(bad, [])
 

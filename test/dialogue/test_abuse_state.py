@@ -137,8 +137,7 @@ class UserFileChaos(TestCase):
         self.assertEqual(self.attempt("nosuch", "x"), AUTH_FAILED)
         # Reported with file:line, escaped: no raw byte reaches the log.
         self.srv.wait_log(r"passwd:\d+: ")
-        with open(self.srv.log_path, "rb") as f:
-            log = f.read()
+        log = self.srv.log_bytes()
         self.assertEqual([b for b in set(log)
                           if (b < 0x20 and b != 0x0a) or b >= 0x7f], [])
         self.restore()

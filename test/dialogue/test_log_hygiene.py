@@ -63,8 +63,7 @@ def raw_controls(data):
 class LogInjection(TestCase):
 
     def check_log(self, srv, mark=0):
-        with open(srv.log_path, "rb") as f:
-            data = f.read()[mark:]
+        data = srv.log_bytes()[mark:]
         self.assertEqual(raw_controls(data), [])
         lines = data.decode("ascii").splitlines()
         odd = [l for l in lines if not SHAPES.match(l)]

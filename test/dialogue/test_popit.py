@@ -81,8 +81,10 @@ class Popit:
         return self.proc.wait(timeout)
 
     def log(self):
+        """Complete lines only (see Server.log_bytes)."""
         with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+            raw = f.read()
+        return raw[:raw.rfind(b"\n") + 1].decode("utf-8", "replace")
 
     def stop(self):
         self.c.close()

@@ -316,9 +316,18 @@ class Server:
         c.send("PASS " + password).expect_ok()
         return c
 
-    def log(self):
+    def log_bytes(self):
+        """popserv's log so far, complete lines only: a line popserv is
+        still writing is left for the next read, so that no helper parses
+        half a line (a "stats" line cut after "sessions=3" parsed as a
+        short one, a "result=fai" matched as a result)."""
         with open(self.log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+            raw = f.read()
+        return raw[:raw.rfind(b"\n") + 1]
+
+    def log(self):
+        """log_bytes() as text."""
+        return self.log_bytes().decode("utf-8", "replace")
 
     def wait_log(self, pattern, timeout=TIMEOUT):
         """Wait until a log line matches the regex; returns the match."""

@@ -326,7 +326,7 @@ loginfo_main(void *arg)
 		pthread_mutex_unlock(&li.mtx);
 
 		if (li.conn == NULL) {
-			if ((li.conn = dbm_connect(&li.my, err, sizeof(err))) ==
+			if (dbm_connect(&li.my, &li.conn, err, sizeof(err)) ==
 			    NULL) {
 				pthread_mutex_lock(&li.mtx);
 				stopping = li.stopping;

@@ -4,11 +4,11 @@
  * the process exits once its last AUTHORIZATION session has ended (a
  * login handed to popit has ended here too) and its last TLS relay is
  * done (a relayed popit needs this process till the end). SIGTERM forks
- * first, so
- * that a supervisor sees the service stop at once while the child
- * finishes the sessions: the workers are paused (running checks finish,
- * queued ones stay queued) so the process has a single thread when it
- * forks, and the child re-initialises the loop and restarts them.
+ * first, so that a supervisor sees the service stop at once while the
+ * child finishes the sessions. The fork does not wait for the workers
+ * (one may be stuck for ever): the child re-initialises the loop, starts
+ * fresh workers and runs again the checks that were running on the
+ * parent's threads; the parent exits at once.
  */
 
 #include <errno.h>
@@ -166,7 +166,14 @@ drain_want_fork(void)
 	return drain_forkwanted && drain_left() > 0;
 }
 
-/* Fork the drain child: see drain.h. */
+/*
+ * Fork the drain child: see drain.h. Nothing here waits for a thread: a
+ * worker may be stuck for ever in a user database, and the parent must
+ * exit at once (SPEC §7). The workers' lock is taken around fork() (the
+ * other modules' locks by their pthread_atfork handlers), so the child
+ * finds every lock free; its fresh workers run again what the parent's
+ * threads were running.
+ */
 long
 drain_fork(void)
 {
@@ -175,7 +182,6 @@ drain_fork(void)
 	int	 saved;
 
 	drain_forkwanted = 0;
-	workers_pause();
 	fflush(NULL);
 	/*
 	 * Until the child has its own signal pipe (event_reinit), a signal
@@ -183,8 +189,11 @@ drain_fork(void)
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	workers_fork_prepare();
 	pid = fork();
 	saved = errno;
+	if (pid != 0)
+		workers_fork_parent();
 	if (pid > 0) {
 		log_info("draining %u sessions in pid %ld, %u relays",
 		    env->ps_nsessions, (long)pid, env->ps_nrelays);
@@ -198,9 +207,9 @@ drain_fork(void)
 			fatalx("draining: event_reinit failed");
 		systemd_forget();
 		handoff_forget_children();
+		if (workers_fork_child() == -1)
+			fatalx("draining: cannot start worker threads");
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (workers_resume() == -1)
-		fatalx("draining: cannot restart worker threads");
 	return pid == -1 ? -1 : 0;
 }

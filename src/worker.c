@@ -34,7 +34,7 @@ struct worker_slot {
 static struct {
 	pthread_mutex_t	 mtx;
 	pthread_cond_t	 cond;		/* work arrived, or stop */
-	pthread_cond_t	 idle;		/* stopping: the last item finished */
+	pthread_cond_t	 idle;		/* stopping: an item or thread ended */
 	struct workq	 queue;		/* waiting for a thread */
 	struct workq	 running;	/* on a thread now */
 	struct workq	 done;		/* waiting for the loop */
@@ -45,6 +45,7 @@ static struct {
 	int		 stopping;	/* cancel the queue, exit */
 	struct worker_slot *slots;
 	int		 nthreads;
+	int		 nexited;	/* threads out of worker_main() */
 	int		 nwanted;	/* as started, for the drain child */
 	struct event_base *base;
 	struct event	*done_ev;
@@ -77,7 +78,6 @@ worker_main(void *arg)
 		w = TAILQ_FIRST(&wk.queue);
 		TAILQ_REMOVE(&wk.queue, w, w_entry);
 		wk.nqueued--;
-		atomic_store(&w->w_ran, 0);
 		TAILQ_INSERT_TAIL(&wk.running, w, w_entry);
 		wk.nrunning++;
 		pthread_mutex_unlock(&wk.mtx);
@@ -92,10 +92,10 @@ worker_main(void *arg)
 		TAILQ_INSERT_TAIL(&wk.done, w, w_entry);
 		if (wk.ndone++ == 0)
 			event_active(wk.done_ev, EV_READ, 0);
-		if (wk.stopping && wk.nrunning == 0)
-			pthread_cond_signal(&wk.idle);
 	}
 	ws->ws_exited = 1;
+	wk.nexited++;
+	pthread_cond_signal(&wk.idle);
 	pthread_mutex_unlock(&wk.mtx);
 	return NULL;
 }
@@ -145,6 +145,7 @@ workers_spawn(int n)
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	wk.nthreads = i;
+	wk.nexited = 0;
 	return i == 0 ? -1 : 0;
 }
 
@@ -221,7 +222,7 @@ workers_stop(int timeout_ms)
 	}
 	wk.nqueued = 0;
 	pthread_cond_broadcast(&wk.cond);
-	while (wk.nrunning > 0 &&
+	while (wk.nexited < wk.nthreads &&
 	    pthread_cond_timedwait(&wk.idle, &wk.mtx, &ts) != ETIMEDOUT)
 		;
 	left = wk.nrunning;

@@ -38,7 +38,9 @@ void	account_login(const struct config *, const char *account,
 /* Log the counters (SIGUSR1). */
 void	account_log_stats(void);
 void	account_stats(struct account_stats *);
-/* Close the sockets, stop the loginfo thread (bounded wait). */
+/* Close the sockets, stop the loginfo thread (a bounded wait). */
 void	account_shutdown(void);
+/* In the TERM drain child: open everything anew; nothing waits. */
+void	account_forked(struct event_base *, const struct config *);
 
 #endif

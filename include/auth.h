@@ -11,6 +11,7 @@
 
 #include "addrtab.h"
 #include "apop.h"
+#include "userdb.h"
 #include "worker.h"
 
 #define AUTH_NAME_MAX	256
@@ -37,7 +38,7 @@ struct auth_job {
 	uid_t			 aj_minuid;	/* minuid: lower uids refused */
 	gid_t			 aj_mingid;	/* mingid: lower gids refused */
 	char			 aj_login[AUTH_NAME_MAX];	/* as typed */
-	char			 aj_secret[AUTH_SECRET_MAX];	/* wiped */
+	char			 aj_secret[AUTH_SECRET_MAX];	/* wiped at free */
 	size_t			 aj_secretlen;
 	int			 aj_apop;
 	char			 aj_timestamp[APOP_TIMESTAMP_MAX];
@@ -57,6 +58,13 @@ struct auth_job {
 	int			 aj_ngroups;
 	char			*aj_home;
 	char			*aj_shell;
+
+	/*
+	 * auth_run()'s copy of the account, here rather than on the
+	 * worker's stack so that it stays reachable (and is wiped) when a
+	 * fork leaves the worker behind.
+	 */
+	struct userdb_entry	 aj_entry;
 };
 
 /*
@@ -69,8 +77,13 @@ int	auth_split_login(const struct config *, const char *login,
 	    char *account, size_t accountsz, char *folder, size_t foldersz,
 	    char *option, size_t optionsz, int *has_option);
 
-/* Run on a worker: look the account up and verify the secret. */
+/*
+ * Run on a worker: look the account up and verify the secret. Can run
+ * again on the same job (the TERM drain child re-runs a check that was
+ * running in the parent): it keeps its input and resets its result.
+ */
 void	auth_run(struct work *);
+/* Free a job, wiping the secret and everything it held. */
 void	auth_job_free(struct auth_job *);
 
 #endif

@@ -56,9 +56,13 @@ size_t	 dbm_escape_mysql(void *mysql, char *dst, const char *src,
 
 /*
  * Connect with the settings of my, with DBM_TIMEOUT on connect, reads
- * and writes. NULL with the reason in err (never the password).
+ * and writes. NULL with the reason in err (never the password). With
+ * slot, the handle is stored there from its creation on, so that a
+ * connect cut short by fork(2) leaves it reachable (never to be used
+ * in the child); *slot is NULL again when the connect fails.
  */
-MYSQL	*dbm_connect(const struct cfg_mysql *my, char *err, size_t errsz);
+MYSQL	*dbm_connect(const struct cfg_mysql *my, MYSQL **slot, char *err,
+	    size_t errsz);
 
 /* Did the last error on m lose the connection (a client-side error)? */
 int	 dbm_conn_lost(MYSQL *m);

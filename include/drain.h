@@ -27,10 +27,11 @@ int	drain_want_fork(void);
 /* SIGTERM was seen (a second one means: exit now). */
 int	drain_terminating(void);
 /*
- * Pause the workers and fork. In the child (returns 0) the loop is
- * re-initialised, the workers run again and the sessions go on; the
- * parent gets the child's pid and should exit 0 at once. -1: fork
- * failed, and this process drains its sessions itself.
+ * Fork without waiting for any thread. In the child (returns 0) the loop
+ * is re-initialised, fresh workers run again the checks that were
+ * running and the sessions go on; the parent gets the child's pid and
+ * should exit 0 at once. -1: fork failed, and this process drains its
+ * sessions itself.
  */
 long	drain_fork(void);
 

@@ -14,6 +14,7 @@
 #define LOGINFO_BACKOFF_MIN	1	/* seconds before a reconnect */
 #define LOGINFO_BACKOFF_MAX	60
 #define LOGINFO_LOG_EVERY	10	/* at most one drop line per this */
+#define LOGINFO_EXIT_WAIT_MS	1000	/* at exit, for the queue */
 
 struct config;
 
@@ -26,13 +27,28 @@ char	*loginfo_expand(const char *tmpl, const char *user, const char *ip,
 	    const char *host, long long t, dbm_escape_fn esc, void *arg,
 	    size_t *lenp);
 
-/* Start the thread when loginfo.query is set. 0 or -1. */
+/*
+ * Start loginfo for this configuration when loginfo.query is set: an
+ * object of its own (ring, settings, connection, thread). In the TERM
+ * drain child it takes over the entries the parent's had queued. 0 or -1.
+ */
 int	loginfo_start(const struct config *);
 /* Queue one entry (on the loop); dropped and counted when full. */
 void	loginfo_login(const char *user, const char *ip, long long t);
+/* Counters for SIGUSR1, process-wide: they survive reloads. */
 void	loginfo_stats(uint64_t *queued, uint64_t *sent, uint64_t *dropped,
 	    uint64_t *failed);
-/* Stop the thread, waiting at most a few seconds. */
+/*
+ * SIGHUP changed the settings: the running object is told to stop and
+ * left to its thread, which writes what it has queued with the old
+ * settings and frees it when it ends. Never waits.
+ */
+void	loginfo_retire(void);
+/*
+ * At exit: stop the thread, waiting at most LOGINFO_EXIT_WAIT_MS for it
+ * to write its queue; past that it is left behind (detached) and what
+ * is still queued is counted as dropped.
+ */
 void	loginfo_stop(void);
 
 #endif

@@ -2,6 +2,7 @@
 #ifndef WORKER_H
 #define WORKER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <sys/queue.h>
 
@@ -9,12 +10,17 @@ struct event_base;
 
 /*
  * One unit of work: w_run runs on a worker thread and must not touch
- * anything the loop owns; w_done then runs on the loop thread.
+ * anything the loop owns; w_done then runs on the loop thread. w_run
+ * must be idempotent: after a fork (the TERM drain) an item that was
+ * running on one of the parent's threads, which the child does not
+ * have, is run again from the start in the child. w_done is also
+ * called, without w_run, for an item cancelled at exit.
  */
 struct work {
 	void			(*w_run)(struct work *);
 	void			(*w_done)(struct work *);
 	TAILQ_ENTRY(work)	  w_entry;
+	atomic_int		  w_ran;	/* w_run has returned */
 };
 
 /* Start n threads with a queue bound of queuemax pending items. */
@@ -24,17 +30,22 @@ int	workers_submit(struct work *);
 /* Items queued or running. */
 size_t	workers_pending(void);
 /*
- * Let every queued and running item finish, deliver the results, and
- * join the threads (before fork for the TERM drain, and at exit).
+ * At exit: cancel what is queued, wait at most timeout_ms for the
+ * running items, join the threads that are done and abandon (detach)
+ * the others, whose items stay reachable and are never delivered; then
+ * deliver every finished or cancelled item.
  */
-void	workers_stop(void);
+void	workers_stop(int timeout_ms);
 /*
- * Let running items finish and join the threads, but keep the queue and
- * the undelivered results: the process is then single-threaded and can
- * fork. workers_start() (in the child) carries on with what is left.
+ * Around fork() (the TERM drain), on the loop thread: prepare takes the
+ * queue's lock so that no worker holds it in the child; parent gives it
+ * back; child makes a fresh lock, puts the items that were running on
+ * the parent's threads (which the child lacks) back at the head of the
+ * queue, or on the done list if their w_run had returned, and starts
+ * as many new threads as before. Nothing here waits for a worker.
  */
-void	workers_pause(void);
-/* Start as many threads as workers_start() did, after workers_pause(). */
-int	workers_resume(void);
+void	workers_fork_prepare(void);
+void	workers_fork_parent(void);
+int	workers_fork_child(void);
 
 #endif

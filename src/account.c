@@ -82,3 +82,16 @@ account_shutdown(void)
 	logudp_close();
 	loginfo_stop();
 }
+
+/*
+ * In the TERM drain child: sockets of its own, and a loginfo thread of
+ * its own (the parent's is not in this process) that takes over what
+ * the parent had queued.
+ */
+void
+account_forked(struct event_base *base, const struct config *cf)
+{
+	whoson_close();
+	logudp_close();
+	account_init(base, cf);
+}

@@ -75,13 +75,21 @@ void
 auth_run(struct work *w)
 {
 	struct auth_job		*aj = (struct auth_job *)w;
-	struct userdb_entry	 ue;
+	struct userdb_entry	*ue = &aj->aj_entry;
 	enum userdb_status	 st;
 	int			 ok, n;
 
-	memset(&ue, 0, sizeof(ue));
+	/* A run cut short by a fork may have left a result: start over. */
+	userdb_entry_clear(ue);
+	free(aj->aj_home);
+	free(aj->aj_shell);
+	aj->aj_home = aj->aj_shell = NULL;
+	aj->aj_uid = 0;
+	aj->aj_gid = 0;
+	aj->aj_ngroups = 0;
+	aj->aj_reason[0] = '\0';
 	aj->aj_status = AUTH_FAIL;
-	st = userdb_lookup(aj->aj_userdb, aj->aj_account, &ue,
+	st = userdb_lookup(aj->aj_userdb, aj->aj_account, ue,
 	    aj->aj_reason, sizeof(aj->aj_reason));
 	switch (st) {
 	case USERDB_TEMPFAIL:
@@ -106,53 +114,53 @@ auth_run(struct work *w)
 	 * digest is computed all the same, so it costs the same time).
 	 */
 	if (aj->aj_apop)
-		ok = apop_verify(aj->aj_timestamp, ue.ue_password,
-		    strlen(ue.ue_password), aj->aj_digest,
+		ok = apop_verify(aj->aj_timestamp, ue->ue_password,
+		    strlen(ue->ue_password), aj->aj_digest,
 		    strlen(aj->aj_digest)) && !aj->aj_hashed &&
-		    !passwd_locked(ue.ue_password);
+		    !passwd_locked(ue->ue_password);
 	else
-		ok = passwd_verify(ue.ue_password, aj->aj_secret,
+		ok = passwd_verify(ue->ue_password, aj->aj_secret,
 		    aj->aj_secretlen, aj->aj_hashed);
 	if (!ok) {
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "%s",
-		    passwd_locked(ue.ue_password) ? "account locked" :
+		    passwd_locked(ue->ue_password) ? "account locked" :
 		    "wrong password");
 		goto out;
 	}
 	/* After the password: these say nothing to one who lacks it. */
-	if (ue.ue_uid == 0 || ue.ue_gid == 0) {
+	if (ue->ue_uid == 0 || ue->ue_gid == 0) {
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "%s 0 refused",
-		    ue.ue_uid == 0 ? "uid" : "gid");
+		    ue->ue_uid == 0 ? "uid" : "gid");
 		goto out;
 	}
-	if (ue.ue_uid < aj->aj_minuid || ue.ue_gid < aj->aj_mingid) {
+	if (ue->ue_uid < aj->aj_minuid || ue->ue_gid < aj->aj_mingid) {
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
-		    ue.ue_uid < aj->aj_minuid ? "uid %lu below minuid %lu" :
-		    "gid %lu below mingid %lu", ue.ue_uid < aj->aj_minuid ?
-		    (unsigned long)ue.ue_uid : (unsigned long)ue.ue_gid,
-		    ue.ue_uid < aj->aj_minuid ? (unsigned long)aj->aj_minuid :
+		    ue->ue_uid < aj->aj_minuid ? "uid %lu below minuid %lu" :
+		    "gid %lu below mingid %lu", ue->ue_uid < aj->aj_minuid ?
+		    (unsigned long)ue->ue_uid : (unsigned long)ue->ue_gid,
+		    ue->ue_uid < aj->aj_minuid ? (unsigned long)aj->aj_minuid :
 		    (unsigned long)aj->aj_mingid);
 		goto out;
 	}
 
-	aj->aj_uid = ue.ue_uid;
-	aj->aj_gid = ue.ue_gid;
+	aj->aj_uid = ue->ue_uid;
+	aj->aj_gid = ue->ue_gid;
 	/*
 	 * Supplementary groups come from the system's group database for
 	 * the system's accounts only: a virtual user (file, MySQL) named
 	 * like a member of some /etc/group line must not get that group.
 	 */
-	aj->aj_groups[0] = ue.ue_gid;
+	aj->aj_groups[0] = ue->ue_gid;
 	n = 1;
-	if (ue.ue_sysgroups) {
+	if (ue->ue_sysgroups) {
 		n = AUTH_MAXGROUPS;
-		if (getgrouplist(aj->aj_account, ue.ue_gid, aj->aj_groups,
+		if (getgrouplist(aj->aj_account, ue->ue_gid, aj->aj_groups,
 		    &n) == -1)
 			n = AUTH_MAXGROUPS;	/* truncated to what fits */
 	}
 	aj->aj_ngroups = n;
-	if ((aj->aj_home = strdup(ue.ue_home)) == NULL ||
-	    (aj->aj_shell = strdup(ue.ue_shell)) == NULL) {
+	if ((aj->aj_home = strdup(ue->ue_home)) == NULL ||
+	    (aj->aj_shell = strdup(ue->ue_shell)) == NULL) {
 		aj->aj_status = AUTH_TEMPFAIL;
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "out of memory");
 		goto out;
@@ -160,17 +168,17 @@ auth_run(struct work *w)
 	aj->aj_status = AUTH_OK;
 	aj->aj_reason[0] = '\0';
 out:
-	explicit_bzero(aj->aj_secret, sizeof(aj->aj_secret));
-	aj->aj_secretlen = 0;
-	userdb_entry_clear(&ue);
+	/* The secret stays for a run again; auth_job_free() wipes it. */
+	userdb_entry_clear(ue);
 }
 
-/* Free a job and wipe what it held. */
+/* Free a job and wipe what it held, the secret included. */
 void
 auth_job_free(struct auth_job *aj)
 {
 	if (aj == NULL)
 		return;
+	userdb_entry_clear(&aj->aj_entry);
 	free(aj->aj_home);
 	free(aj->aj_shell);
 	explicit_bzero(aj, sizeof(*aj));

@@ -18,9 +18,45 @@
 #include "log.h"
 
 static const char *dbm_value(const struct dbm_var *, size_t, char, int *);
+static void	 dbm_atfork_init(void);
+static void	 dbm_atfork_prepare(void);
+static void	 dbm_atfork_parent(void);
+static void	 dbm_atfork_child(void);
 
+static pthread_once_t	 dbm_atfork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t	 dbm_lock = PTHREAD_MUTEX_INITIALIZER;
 static int		 dbm_users;
+
+/* dbm_lock is free in a forked child (the TERM drain). */
+static void
+dbm_atfork_init(void)
+{
+	pthread_atfork(dbm_atfork_prepare, dbm_atfork_parent,
+	    dbm_atfork_child);
+}
+
+/* Before fork: take dbm_lock, held only for a moment by anyone. */
+static void
+dbm_atfork_prepare(void)
+{
+	pthread_mutex_lock(&dbm_lock);
+}
+
+/* In the parent after fork. */
+static void
+dbm_atfork_parent(void)
+{
+	pthread_mutex_unlock(&dbm_lock);
+}
+
+/* In the child after fork: a fresh lock. */
+static void
+dbm_atfork_child(void)
+{
+	pthread_mutex_t	 m = PTHREAD_MUTEX_INITIALIZER;
+
+	dbm_lock = m;
+}
 
 /*
  * mysql_library_init() is not thread-safe: call it from the main thread
@@ -29,6 +65,7 @@ static int		 dbm_users;
 void
 dbm_library_init(void)
 {
+	pthread_once(&dbm_atfork_once, dbm_atfork_init);
 	pthread_mutex_lock(&dbm_lock);
 	if (dbm_users++ == 0)
 		mysql_library_init(0, NULL, NULL);
@@ -210,7 +247,8 @@ dbm_escape_mysql(void *mysql, char *dst, const char *src, size_t len)
 
 /* Connect with bounded timeouts; the password never reaches err. */
 MYSQL *
-dbm_connect(const struct cfg_mysql *my, char *err, size_t errsz)
+dbm_connect(const struct cfg_mysql *my, MYSQL **slot, char *err,
+    size_t errsz)
 {
 	struct dbm_target	 t;
 	MYSQL			*m;
@@ -226,6 +264,8 @@ dbm_connect(const struct cfg_mysql *my, char *err, size_t errsz)
 		log_seterr(err, errsz, "mysql_init: out of memory");
 		return NULL;
 	}
+	if (slot != NULL)
+		*slot = m;
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &timeout);
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &timeout);
@@ -244,6 +284,8 @@ dbm_connect(const struct cfg_mysql *my, char *err, size_t errsz)
 	    t.dt_socket[0] ? t.dt_socket : NULL, 0) == NULL) {
 		log_seterr(err, errsz, "connect to %s: %s",
 		    my->my_host ? my->my_host : "localhost", mysql_error(m));
+		if (slot != NULL)
+			*slot = NULL;
 		mysql_close(m);
 		return NULL;
 	}

@@ -4,11 +4,11 @@
  * the process exits once its last AUTHORIZATION session has ended (a
  * login handed to popit has ended here too) and its last TLS relay is
  * done (a relayed popit needs this process till the end). SIGTERM forks
- * first, so
- * that a supervisor sees the service stop at once while the child
- * finishes the sessions: the workers are paused (running checks finish,
- * queued ones stay queued) so the process has a single thread when it
- * forks, and the child re-initialises the loop and restarts them.
+ * first, so that a supervisor sees the service stop at once while the
+ * child finishes the sessions. The fork does not wait for the workers
+ * (one may be stuck for ever): the child re-initialises the loop, starts
+ * fresh workers and runs again the checks that were running on the
+ * parent's threads; the parent exits at once.
  */
 
 #include <errno.h>
@@ -38,6 +38,7 @@ static time_t	 drain_now(void);
 static void	 drain_autoclose(evutil_socket_t, short, void *);
 static void	 drain_autoclose_arm(void);
 static unsigned int drain_left(void);
+static void	 drain_soon(evutil_socket_t, short, void *);
 
 /*
  * What keeps the process: sessions, logins on their way to popit (each
@@ -125,6 +126,16 @@ drain_autoclose(evutil_socket_t fd, short what, void *arg)
 	drain_check();
 }
 
+/* From an event of its own: drain_check(). */
+static void
+drain_soon(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	drain_check();
+}
+
 /* Leave the loop when draining and the last session and relay are gone. */
 void
 drain_check(void)
@@ -169,16 +180,23 @@ drain_want_fork(void)
 	return drain_forkwanted && drain_left() > 0;
 }
 
-/* Fork the drain child: see drain.h. */
+/*
+ * Fork the drain child: see drain.h. Nothing here waits for a thread: a
+ * worker may be stuck for ever in a user database, and the parent must
+ * exit at once (SPEC §7). The workers' lock is taken around fork() (the
+ * other modules' locks by their pthread_atfork handlers), so the child
+ * finds every lock free; its fresh workers run again what the parent's
+ * threads were running.
+ */
 long
 drain_fork(void)
 {
+	struct timeval	 zero = { 0, 0 };
 	sigset_t all, old;
 	pid_t	 pid;
 	int	 saved;
 
 	drain_forkwanted = 0;
-	workers_pause();
 	fflush(NULL);
 	/*
 	 * Until the child has its own signal pipe (event_reinit), a signal
@@ -186,8 +204,11 @@ drain_fork(void)
 	 */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
+	workers_fork_prepare();
 	pid = fork();
 	saved = errno;
+	if (pid != 0)
+		workers_fork_parent();
 	if (pid > 0) {
 		log_info("draining %u sessions in pid %ld, %u relays",
 		    env->ps_nsessions, (long)pid, env->ps_nrelays);
@@ -201,9 +222,17 @@ drain_fork(void)
 			fatalx("draining: event_reinit failed");
 		systemd_forget();
 		handoff_forget_children();
+		if (workers_fork_child() == -1)
+			fatalx("draining: cannot start worker threads");
+		/*
+		 * The parent's logins on their way to popit were all it had
+		 * left: nothing keeps this child, so leave as soon as the
+		 * loop runs (a loopbreak before it runs would be lost).
+		 */
+		if (drain_left() == 0)
+			(void)event_base_once(env->ps_base, -1, EV_TIMEOUT,
+			    drain_soon, NULL, &zero);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	if (workers_resume() == -1)
-		fatalx("draining: cannot restart worker threads");
 	return pid == -1 ? -1 : 0;
 }

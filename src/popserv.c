@@ -40,6 +40,7 @@
 #include "worker.h"
 
 #define WORKER_QUEUE_PER_THREAD	256
+#define WORKERS_EXIT_WAIT_MS	1000	/* then a stuck worker is left */
 
 static struct popserv	 popserv_env;
 struct popserv		*env = &popserv_env;
@@ -528,25 +529,29 @@ main(int argc, char *argv[])
 		event_base_dispatch(env->ps_base);
 		if (!drain_want_fork())
 			break;
-		/* SIGTERM with sessions left: a child finishes them. */
-		account_shutdown();
+		/*
+		 * SIGTERM with sessions left: a child finishes them. Nothing
+		 * is waited for: the parent leaves its threads (workers,
+		 * loginfo) as they are and exits at once.
+		 */
 		if ((pid = drain_fork()) > 0) {
 			pidfile_remove();
+			/* TODO: log_flush(timeout) here once log.c has it. */
 			_exit(0);
 		}
 		if (pid == 0) {
 			/* The pid file is the parent's, gone or going. */
 			free(pidfile_path);
 			pidfile_path = NULL;
+			account_forked(env->ps_base, env->ps_conf);
 		}
-		account_init(env->ps_base, env->ps_conf);
 	}
 	cf = env->ps_conf;		/* SIGHUP may have replaced it */
 
 	listener_close_all();
 	session_close_all("shutdown");
 	relay_close_all();
-	workers_stop();
+	workers_stop(WORKERS_EXIT_WAIT_MS);
 	pidfile_remove();
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		event_free(sigev[i]);

@@ -110,7 +110,8 @@ reload_addreq(const struct cfg_addr *a, const struct cfg_addr *b)
  * Accounting for new logins: a channel whose socket or connection
  * settings changed is closed and opened again (rules, the logudp
  * secret and the host name are read from the configuration at each
- * login). Restarting loginfo drops what its queue still holds.
+ * login). loginfo's old thread is left to write what its queue still
+ * holds with the old settings, and to end on its own.
  */
 static void
 reload_account(const struct config *old, const struct config *cf)
@@ -136,7 +137,7 @@ reload_account(const struct config *old, const struct config *cf)
 	    !reload_streq(a->my_database, b->my_database) ||
 	    !reload_streq(a->my_query, b->my_query) ||
 	    !reload_streq(old->cf_hostname, cf->cf_hostname)) {
-		loginfo_stop();
+		loginfo_retire();	/* never waits for the old thread */
 		if (loginfo_start(cf) == -1)
 			log_warnx("loginfo: logging is off");
 	}

@@ -1269,6 +1269,10 @@ session_auth_done(struct work *w)
 		return;
 	}
 	s->s_job = NULL;
+	if (!atomic_load(&aj->aj_work.w_ran)) {	/* cancelled at exit */
+		aj->aj_status = AUTH_TEMPFAIL;
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "cancelled");
+	}
 	switch (aj->aj_status) {
 	case AUTH_OK:
 		session_login(s, aj);

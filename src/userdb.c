@@ -1,6 +1,7 @@
 /* User databases (SPEC §2 userdb: system, file, mysql) and password checks. */
 
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/stat.h>
 
 #include <crypt.h>
@@ -26,11 +27,20 @@
 #define USERDB_RACY_SECS	2	/* changed so close to a read: again */
 #define USERDB_MAXFILE		(256L * 1024 * 1024)
 #define USERDB_PWBUF_MAX	(1024 * 1024)	/* getpw*_r buffer limit */
+#define USERDB_LOAD_WAIT	5	/* s: for another worker's first read */
+
+/* Around fork(2), for the backends' locks: see userdb_atfork_prepare(). */
+enum userdb_fork {
+	USERDB_FORK_PREPARE,
+	USERDB_FORK_PARENT,
+	USERDB_FORK_CHILD
+};
 
 /*
  * One backend: the kind of database the configuration names. open fills
  * db->ud_priv; setting (optional) gives the crypt setting of the hashes in
- * use, for passwd_dummy(); check (optional) serves popserv -t.
+ * use, for passwd_dummy(); check (optional) serves popserv -t; fork
+ * (optional) keeps the backend's locks usable in a forked child.
  */
 struct userdb_ops {
 	enum userdb_kind	 uo_kind;
@@ -42,9 +52,11 @@ struct userdb_ops {
 	void	(*uo_close)(struct userdb *);
 	int	(*uo_setting)(struct userdb *, char *, size_t);
 	int	(*uo_check)(const struct config *, struct config_msgs *);
+	void	(*uo_fork)(struct userdb *, enum userdb_fork);
 };
 
 struct userdb {
+	LIST_ENTRY(userdb)	 ud_entry;	/* userdb_all */
 	const struct userdb_ops	*ud_ops;
 	void			*ud_priv;	/* the backend's state */
 	unsigned int		 ud_refs;	/* loop thread only */
@@ -90,10 +102,15 @@ struct udf_ident {
  * exclusively only to swap in a table it built beforehand. uf_reload
  * makes reloads one at a time; the fields below are written only with
  * both held, so a reloader may read them holding uf_reload alone.
+ * uf_reload is held while the file is read, which can block (NFS): no
+ * one waits for it while a table is in force (they use that table), and
+ * a fork finds it free because the child makes it anew; uf_lock is only
+ * ever held for a moment, and taken around fork.
  */
 struct udfile {
 	char			*uf_path;
 	pthread_mutex_t		 uf_reload;
+	char			*uf_rbuf;	/* being read (uf_reload) */
 	pthread_rwlock_t	 uf_lock;
 	struct udf_table	*uf_table;	/* NULL: not usable */
 	int			 uf_loaded;	/* a load was attempted */
@@ -128,6 +145,10 @@ static void	 udsys_close(struct userdb *);
 static char	*udsys_grow(char *, size_t *);
 static int	 udsys_expired(const struct spwd *);
 static void	 udsys_shadow_probe(const char *);
+static void	 userdb_atfork_init(void);
+static void	 userdb_atfork_prepare(void);
+static void	 userdb_atfork_parent(void);
+static void	 userdb_atfork_child(void);
 
 static int	 udfile_open(struct userdb *, const struct config *, char *,
 		    size_t);
@@ -135,6 +156,8 @@ static enum userdb_status udfile_lookup(struct userdb *, const char *,
 		    struct userdb_entry *, char *, size_t);
 static void	 udfile_close(struct userdb *);
 static int	 udfile_setting(struct userdb *, char *, size_t);
+static void	 udfile_fork(struct userdb *, enum userdb_fork);
+static int	 udfile_reload_lock(struct udfile *);
 static int	 udfile_check(const struct config *, struct config_msgs *);
 static int	 udfile_stale(const struct udfile *, const struct stat *,
 		    int);
@@ -170,12 +193,21 @@ static int	 passwd_ct_eq(const char *, size_t, const char *, size_t);
 
 static const struct userdb_ops userdb_kinds[] = {
 	{ USERDB_SYSTEM, "system", udsys_open, udsys_lookup, udsys_close,
-	    NULL, NULL },
+	    NULL, NULL, NULL },
 	{ USERDB_FILE, "file", udfile_open, udfile_lookup, udfile_close,
-	    udfile_setting, udfile_check },
+	    udfile_setting, udfile_check, udfile_fork },
 	{ USERDB_MYSQL, "mysql", udmysql_open, udmysql_lookup, udmysql_close,
-	    NULL, userdb_mysql_check },
+	    NULL, userdb_mysql_check, NULL },
 };
+
+/*
+ * Every open database, so that a fork (the TERM drain) can take their
+ * locks first: a child must find each of them free, whatever a worker
+ * was doing. Workers hold these locks only for a moment.
+ */
+static pthread_once_t	 userdb_atfork_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t	 userdb_all_lock = PTHREAD_MUTEX_INITIALIZER;
+static LIST_HEAD(, userdb) userdb_all = LIST_HEAD_INITIALIZER(userdb_all);
 
 /* Compared against for an unknown user with plaintext passwords. */
 static const char passwd_dummy_plain[] = "popserv-dummy-password";
@@ -193,6 +225,57 @@ userdb_ops_find(enum userdb_kind kind)
 		if (userdb_kinds[i].uo_kind == kind)
 			return &userdb_kinds[i];
 	return NULL;
+}
+
+/* Register the fork handlers, once. */
+static void
+userdb_atfork_init(void)
+{
+	pthread_atfork(userdb_atfork_prepare, userdb_atfork_parent,
+	    userdb_atfork_child);
+}
+
+/* Before fork: every database's short-lived locks. */
+static void
+userdb_atfork_prepare(void)
+{
+	struct userdb	*db;
+
+	pthread_mutex_lock(&userdb_all_lock);
+	LIST_FOREACH(db, &userdb_all, ud_entry) {
+		pthread_mutex_lock(&db->ud_seen_lock);
+		if (db->ud_ops->uo_fork != NULL)
+			db->ud_ops->uo_fork(db, USERDB_FORK_PREPARE);
+	}
+}
+
+/* In the parent after fork: give them back. */
+static void
+userdb_atfork_parent(void)
+{
+	struct userdb	*db;
+
+	LIST_FOREACH(db, &userdb_all, ud_entry) {
+		if (db->ud_ops->uo_fork != NULL)
+			db->ud_ops->uo_fork(db, USERDB_FORK_PARENT);
+		pthread_mutex_unlock(&db->ud_seen_lock);
+	}
+	pthread_mutex_unlock(&userdb_all_lock);
+}
+
+/* In the child after fork: fresh locks (this is the only thread). */
+static void
+userdb_atfork_child(void)
+{
+	pthread_mutex_t	 m = PTHREAD_MUTEX_INITIALIZER;
+	struct userdb	*db;
+
+	userdb_all_lock = m;
+	LIST_FOREACH(db, &userdb_all, ud_entry) {
+		db->ud_seen_lock = m;
+		if (db->ud_ops->uo_fork != NULL)
+			db->ud_ops->uo_fork(db, USERDB_FORK_CHILD);
+	}
 }
 
 /* Open the database cf names; NULL with err set when it cannot be used. */
@@ -220,6 +303,10 @@ userdb_open(const struct config *cf, char *err, size_t errsz)
 		free(db);
 		return NULL;
 	}
+	pthread_once(&userdb_atfork_once, userdb_atfork_init);
+	pthread_mutex_lock(&userdb_all_lock);
+	LIST_INSERT_HEAD(&userdb_all, db, ud_entry);
+	pthread_mutex_unlock(&userdb_all_lock);
 	return db;
 }
 
@@ -240,6 +327,9 @@ userdb_close(struct userdb *db)
 {
 	if (db == NULL || --db->ud_refs > 0)
 		return;
+	pthread_mutex_lock(&userdb_all_lock);
+	LIST_REMOVE(db, ud_entry);
+	pthread_mutex_unlock(&userdb_all_lock);
 	if (db->ud_ops->uo_close != NULL)
 		db->ud_ops->uo_close(db);
 	pthread_mutex_destroy(&db->ud_seen_lock);
@@ -632,6 +722,58 @@ udfile_setting(struct userdb *db, char *buf, size_t bufsz)
 }
 
 /*
+ * Around fork: uf_lock is taken (held by anyone only for a moment);
+ * uf_reload is not, since a worker may hold it in a read that never
+ * ends: the child makes it anew, and a read cut short there leaves its
+ * buffer on uf_rbuf, reachable.
+ */
+static void
+udfile_fork(struct userdb *db, enum userdb_fork phase)
+{
+	struct udfile		*uf = db->ud_priv;
+	pthread_mutex_t		 m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_rwlock_t	 rw = PTHREAD_RWLOCK_INITIALIZER;
+
+	switch (phase) {
+	case USERDB_FORK_PREPARE:
+		pthread_rwlock_wrlock(&uf->uf_lock);
+		break;
+	case USERDB_FORK_PARENT:
+		pthread_rwlock_unlock(&uf->uf_lock);
+		break;
+	case USERDB_FORK_CHILD:
+		uf->uf_lock = rw;
+		uf->uf_reload = m;
+		uf->uf_rbuf = NULL;	/* the parent's thread's, left alone */
+		break;
+	}
+}
+
+/*
+ * Become the one reloader. When another worker is reading the file, use
+ * the table in force rather than wait for it (the read may hang on NFS);
+ * with no table yet, wait for that read USERDB_LOAD_WAIT seconds at
+ * most. 1: uf_reload is held; 0: it is not, go on without reloading.
+ */
+static int
+udfile_reload_lock(struct udfile *uf)
+{
+	struct timespec	 ts;
+	int		 have;
+
+	if (pthread_mutex_trylock(&uf->uf_reload) == 0)
+		return 1;
+	pthread_rwlock_rdlock(&uf->uf_lock);
+	have = uf->uf_table != NULL;
+	pthread_rwlock_unlock(&uf->uf_lock);
+	if (have)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += USERDB_LOAD_WAIT;
+	return pthread_mutex_timedlock(&uf->uf_reload, &ts) == 0;
+}
+
+/*
  * Must the file be read again? st is its stat(2) now, or NULL when that
  * failed with serrno. A failure that is still the same failure is not
  * worth a retry; any other failure is (permissions may have been fixed).
@@ -728,7 +870,8 @@ udfile_reload(struct udfile *uf)
 	uint64_t		 sum;
 	int			 serrno;
 
-	pthread_mutex_lock(&uf->uf_reload);
+	if (!udfile_reload_lock(uf))
+		return;
 	serrno = stat(uf->uf_path, &st) == -1 ? errno : 0;
 	if (!udfile_stale(uf, serrno ? NULL : &st, serrno))
 		goto out;
@@ -737,11 +880,14 @@ udfile_reload(struct udfile *uf)
 		    strerror(serrno));
 		goto out;
 	}
-	if (udf_read(uf->uf_path, &buf, &len, &st, msg, sizeof(msg)) == -1) {
+	if (udf_read(uf->uf_path, &uf->uf_rbuf, &len, &st, msg,
+	    sizeof(msg)) == -1) {
 		serrno = errno ? errno : EIO;
 		udfile_fail(uf, serrno, "%s: %s", uf->uf_path, msg);
 		goto out;
 	}
+	buf = uf->uf_rbuf;
+	uf->uf_rbuf = NULL;
 
 	/* The same text as last time (a racy re-read): don't warn again. */
 	sum = udf_sum(buf, len);
@@ -820,6 +966,8 @@ udfile_lookup(struct userdb *db, const char *name, struct userdb_entry *e,
  * Read a whole regular file into a NUL-terminated heap buffer; st is its
  * fstat(2) from before the read (so a change during the read shows up as
  * a change at the next lookup). -1 with errno and the reason in err.
+ * *bufp points at the buffer while it is filled (NULL after a failure),
+ * so that a read cut short by fork stays reachable.
  */
 static int
 udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
@@ -852,6 +1000,7 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 	cap = (size_t)st->st_size + 1;
 	if ((buf = malloc(cap)) == NULL)
 		goto fail;
+	*bufp = buf;
 	for (;;) {
 		if (len + 1 >= cap) {
 			if (cap > USERDB_MAXFILE) {
@@ -861,6 +1010,7 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 			if ((nbuf = malloc(cap * 2)) == NULL)
 				goto fail;
 			memcpy(nbuf, buf, len);
+			*bufp = nbuf;
 			explicit_bzero(buf, cap);
 			free(buf);
 			buf = nbuf;
@@ -887,6 +1037,7 @@ udf_read(const char *path, char **bufp, size_t *lenp, struct stat *st,
 	errno = saved;
  fail_msg:
 	saved = errno;
+	*bufp = NULL;
 	if (buf != NULL) {
 		explicit_bzero(buf, len);
 		free(buf);

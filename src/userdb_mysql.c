@@ -3,6 +3,13 @@
  * threads. Each thread keeps a connection of its own (a pthread key),
  * made at its first lookup and remade after a failure; a server that
  * cannot be reached is a temporary failure, never "no such user".
+ *
+ * A worker can be stuck in a server that trickles bytes when the TERM
+ * drain forks: the child's fresh threads make connections of their own,
+ * and the ones the parent's threads had are left alone there (never
+ * used nor closed: they are the parent's), kept reachable on
+ * udm_orphans. udm_lock is never held across a call that can wait, and
+ * is taken around fork(2), so a child always finds it free.
  */
 
 #include <errno.h>
@@ -13,6 +20,7 @@
 #include <string.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <mysql.h>
 
@@ -25,32 +33,80 @@
 #define UDM_NCOLUMNS	5	/* password, uid, gid, home, shell */
 #define UDM_RETRY_SECS	1	/* after a failed connect, fail fast */
 
-/* One thread's connection. */
+/*
+ * One thread's connection. uc_mysql (also while connecting), uc_query
+ * and uc_res are kept here rather than on the thread's stack, so that
+ * they stay reachable in a child that does not have the thread.
+ */
 struct udm_conn {
 	TAILQ_ENTRY(udm_conn)	 uc_entry;
 	struct userdb_mysql	*uc_um;
+	pid_t			 uc_pid;	/* the process of its thread */
 	MYSQL			*uc_mysql;	/* NULL: not connected */
+	char			*uc_query;	/* being run */
+	MYSQL_RES		*uc_res;	/* being read */
 	time_t			 uc_retry;	/* no connect before this */
 };
+
+TAILQ_HEAD(udm_conns, udm_conn);
 
 struct userdb_mysql {
 	struct cfg_mysql	 um_my;
 	pthread_key_t		 um_key;
-	pthread_mutex_t		 um_lock;	/* guards um_conns */
-	TAILQ_HEAD(, udm_conn)	 um_conns;
+	struct udm_conns	 um_conns;	/* under udm_lock */
 };
 
 static struct udm_conn *udm_conn_get(struct userdb_mysql *);
 static void	 udm_conn_drop(struct udm_conn *);
 static int	 udm_connect(struct userdb_mysql *, struct udm_conn *, char *,
 		    size_t);
-static enum userdb_status udm_query(struct userdb_mysql *, MYSQL *,
-		    const char *, struct userdb_entry *, int *, char *,
-		    size_t);
+static enum userdb_status udm_query(struct userdb_mysql *,
+		    struct udm_conn *, const char *, struct userdb_entry *,
+		    int *, char *, size_t);
 static enum userdb_status udm_row(MYSQL_RES *, const char *,
 		    struct userdb_entry *, char *, size_t);
 static int	 udm_id(const char *, unsigned long, uintmax_t, uintmax_t *);
 static void	 udm_thread_end(void *);
+static void	 udm_atfork_init(void);
+static void	 udm_atfork_prepare(void);
+static void	 udm_atfork_parent(void);
+static void	 udm_atfork_child(void);
+
+static pthread_once_t	 udm_atfork_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t	 udm_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Connections of a parent's threads, in a forked child: left alone. */
+static struct udm_conns	 udm_orphans = TAILQ_HEAD_INITIALIZER(udm_orphans);
+
+/* udm_lock is free in a forked child (the TERM drain). */
+static void
+udm_atfork_init(void)
+{
+	pthread_atfork(udm_atfork_prepare, udm_atfork_parent,
+	    udm_atfork_child);
+}
+
+/* Before fork: take udm_lock, held only for a moment by anyone. */
+static void
+udm_atfork_prepare(void)
+{
+	pthread_mutex_lock(&udm_lock);
+}
+
+/* In the parent after fork. */
+static void
+udm_atfork_parent(void)
+{
+	pthread_mutex_unlock(&udm_lock);
+}
+
+/* In the child after fork: a fresh lock. */
+static void
+udm_atfork_child(void)
+{
+	pthread_mutex_t	 m = PTHREAD_MUTEX_INITIALIZER;
+
+	udm_lock = m;
+}
 
 /*
  * A worker that used the library exits (workers_stop(), or the pause
@@ -63,9 +119,9 @@ udm_thread_end(void *arg)
 	struct udm_conn		*uc = arg;
 	struct userdb_mysql	*um = uc->uc_um;
 
-	pthread_mutex_lock(&um->um_lock);
+	pthread_mutex_lock(&udm_lock);
 	TAILQ_REMOVE(&um->um_conns, uc, uc_entry);
-	pthread_mutex_unlock(&um->um_lock);
+	pthread_mutex_unlock(&udm_lock);
 	udm_conn_drop(uc);
 	free(uc);
 	mysql_thread_end();
@@ -108,7 +164,7 @@ userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
 		log_seterr(err, errsz, "userdb mysql: %s", strerror(error));
 		return NULL;
 	}
-	pthread_mutex_init(&um->um_lock, NULL);
+	pthread_once(&udm_atfork_once, udm_atfork_init);
 	TAILQ_INIT(&um->um_conns);
 	/* Here, on the main thread, before any worker uses the library. */
 	dbm_library_init();
@@ -126,14 +182,15 @@ udm_conn_get(struct userdb_mysql *um)
 	if ((uc = calloc(1, sizeof(*uc))) == NULL)
 		return NULL;
 	uc->uc_um = um;
+	uc->uc_pid = getpid();
 	if (pthread_setspecific(um->um_key, uc) != 0) {
 		free(uc);
 		return NULL;
 	}
 	mysql_thread_init();
-	pthread_mutex_lock(&um->um_lock);
+	pthread_mutex_lock(&udm_lock);
 	TAILQ_INSERT_TAIL(&um->um_conns, uc, uc_entry);
-	pthread_mutex_unlock(&um->um_lock);
+	pthread_mutex_unlock(&udm_lock);
 	return uc;
 }
 
@@ -165,7 +222,7 @@ udm_connect(struct userdb_mysql *um, struct udm_conn *uc, char *err,
 		    "not retried yet");
 		return -1;
 	}
-	if ((uc->uc_mysql = dbm_connect(&um->um_my, why, sizeof(why))) ==
+	if (dbm_connect(&um->um_my, &uc->uc_mysql, why, sizeof(why)) ==
 	    NULL) {
 		uc->uc_retry = now + UDM_RETRY_SECS;
 		log_seterr(err, errsz, "userdb mysql: %s", why);
@@ -260,45 +317,49 @@ udm_row(MYSQL_RES *res, const char *name, struct userdb_entry *e, char *err,
 	return USERDB_FOUND;
 }
 
-/* Run the query for name on m; *lost says the connection is gone. */
+/* Run the query for name on uc; *lost says the connection is gone. */
 static enum userdb_status
-udm_query(struct userdb_mysql *um, MYSQL *m, const char *name,
+udm_query(struct userdb_mysql *um, struct udm_conn *uc, const char *name,
     struct userdb_entry *e, int *lost, char *err, size_t errsz)
 {
 	struct dbm_var		 var = { 'u', name };
 	enum userdb_status	 st;
-	MYSQL_RES		*res;
-	char			*q;
+	MYSQL			*m = uc->uc_mysql;
 	size_t			 len;
+	int			 rc;
 
 	*lost = 0;
-	if ((q = dbm_expand(um->um_my.my_query, &var, 1, dbm_escape_mysql, m,
-	    &len)) == NULL) {
+	if ((uc->uc_query = dbm_expand(um->um_my.my_query, &var, 1,
+	    dbm_escape_mysql, m, &len)) == NULL) {
 		log_seterr(err, errsz, "userdb mysql: cannot expand the "
 		    "query: %s", strerror(errno));
 		return USERDB_TEMPFAIL;
 	}
-	if (mysql_real_query(m, q, (unsigned long)len) != 0) {
-		free(q);
+	rc = mysql_real_query(m, uc->uc_query, (unsigned long)len);
+	free(uc->uc_query);
+	uc->uc_query = NULL;
+	if (rc != 0) {
 		*lost = dbm_conn_lost(m);
 		log_seterr(err, errsz, "userdb mysql: query: %s",
 		    mysql_error(m));
 		return USERDB_TEMPFAIL;
 	}
-	free(q);
-	if ((res = mysql_store_result(m)) == NULL) {
+	if ((uc->uc_res = mysql_store_result(m)) == NULL) {
 		*lost = dbm_conn_lost(m);
 		log_seterr(err, errsz, "userdb mysql: %s",
 		    mysql_field_count(m) == 0 ? "the query returns no rows" :
 		    mysql_error(m));
 		return USERDB_TEMPFAIL;
 	}
-	st = udm_row(res, name, e, err, errsz);
-	mysql_free_result(res);
+	st = udm_row(uc->uc_res, name, e, err, errsz);
+	mysql_free_result(uc->uc_res);
+	uc->uc_res = NULL;
 	/* A CALL leaves more results: read them so the link stays usable. */
 	while (mysql_more_results(m) && mysql_next_result(m) == 0)
-		if ((res = mysql_store_result(m)) != NULL)
-			mysql_free_result(res);
+		if ((uc->uc_res = mysql_store_result(m)) != NULL) {
+			mysql_free_result(uc->uc_res);
+			uc->uc_res = NULL;
+		}
 	return st;
 }
 
@@ -323,7 +384,7 @@ userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (udm_connect(um, uc, err, errsz) == -1)
 			return USERDB_TEMPFAIL;
-		st = udm_query(um, uc->uc_mysql, name, e, &lost, err, errsz);
+		st = udm_query(um, uc, name, e, &lost, err, errsz);
 		if (!lost)
 			return st;
 		udm_conn_drop(uc);
@@ -334,25 +395,41 @@ userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
 /*
  * Close every connection, those of live workers included (they are
  * idle: no lookup runs; deleting the key means their destructor will
- * not run for it). The calling thread's library state goes too.
+ * not run for it). The calling thread's library state goes too. In a
+ * forked child, the connections of the parent's threads (one may be
+ * stuck in a lookup that will never end here) are not closed but kept
+ * on udm_orphans: they are the parent's.
  */
 void
 userdb_mysql_close(struct userdb_mysql *um)
 {
-	struct udm_conn	*uc;
-	int		 mine;
+	struct udm_conns	 mine_conns;
+	struct udm_conn		*uc;
+	pid_t			 me = getpid();
+	int			 mine;
 
 	if (um == NULL)
 		return;
 	mine = pthread_getspecific(um->um_key) != NULL;
+	TAILQ_INIT(&mine_conns);
+	pthread_mutex_lock(&udm_lock);
 	while ((uc = TAILQ_FIRST(&um->um_conns)) != NULL) {
 		TAILQ_REMOVE(&um->um_conns, uc, uc_entry);
+		uc->uc_um = NULL;
+		if (uc->uc_pid != me)
+			TAILQ_INSERT_TAIL(&udm_orphans, uc, uc_entry);
+		else
+			TAILQ_INSERT_TAIL(&mine_conns, uc, uc_entry);
+	}
+	pthread_mutex_unlock(&udm_lock);
+	/* mysql_close() talks to the server: not under udm_lock. */
+	while ((uc = TAILQ_FIRST(&mine_conns)) != NULL) {
+		TAILQ_REMOVE(&mine_conns, uc, uc_entry);
 		udm_conn_drop(uc);
 		free(uc);
 	}
 	pthread_setspecific(um->um_key, NULL);
 	pthread_key_delete(um->um_key);
-	pthread_mutex_destroy(&um->um_lock);
 	config_mysql_free(&um->um_my);
 	free(um);
 	if (mine)
@@ -380,7 +457,7 @@ userdb_mysql_check(const struct config *cf, struct config_msgs *msgs)
 		return 1;
 	}
 	dbm_library_init();
-	if ((m = dbm_connect(my, why, sizeof(why))) == NULL)
+	if ((m = dbm_connect(my, NULL, why, sizeof(why))) == NULL)
 		config_msg_add(msgs, 0, cf->cf_path, 0, "userdb",
 		    "mysql: %s (logins fail with [SYS/TEMP] meanwhile)",
 		    log_escape(esc, sizeof(esc), why, strlen(why)));

@@ -224,9 +224,9 @@ class TermDrain(TestCase):
 
     def test_pending_checks_and_queue_go_to_the_child(self):
         """Four slow checks on two workers: two run, two wait in the
-        queue when TERM comes; all four log in through the child. The
-        parent waits for the running checks only (fork needs a single
-        thread), so it is gone within about one check's time."""
+        queue when TERM comes; all four log in through the child (the
+        two that were running run again there). The parent waits for no
+        check (test_stuck_db times its exit)."""
         srv = stub_server(self, conf="workers 2",
                           users={"joe": {"password": slow_hash("secret", 0.3),
                                          "hashed": True}})

@@ -199,9 +199,24 @@ test_run_file(void **state)
 	assert_int_equal(aj->aj_groups[0], 1000);
 	assert_string_equal(aj->aj_home, "/home/joe");
 	assert_string_equal(aj->aj_shell, "/bin/sh");
-	/* The secret does not outlive the check. */
-	assert_int_equal(aj->aj_secretlen, 0);
-	assert_int_equal(aj->aj_secret[0], '\0');
+	/* The account's copy (the stored hash) does not outlive the check. */
+	assert_null(aj->aj_entry.ue_password);
+	assert_null(aj->aj_entry.ue_home);
+	/*
+	 * Idempotent: the TERM drain child runs again a check that was cut
+	 * short in the parent, over whatever result it had left. The secret
+	 * is kept for that and wiped by auth_job_free().
+	 */
+	assert_int_equal(aj->aj_secretlen, strlen("secret"));
+	aj->aj_status = AUTH_TEMPFAIL;
+	snprintf(aj->aj_reason, sizeof(aj->aj_reason), "stale");
+	free(aj->aj_home);
+	assert_non_null(aj->aj_home = strdup("/stale"));
+	auth_run(&aj->aj_work);
+	assert_int_equal(aj->aj_status, AUTH_OK);
+	assert_string_equal(aj->aj_reason, "");
+	assert_string_equal(aj->aj_home, "/home/joe");
+	assert_int_equal(aj->aj_uid, 1000);
 	auth_job_free(aj);
 
 	aj = job(db, 1, "joe", "wrong");

@@ -13,7 +13,8 @@ import time
 import unittest
 
 from mariadb import MariaDB
-from pop3test import Server, TestCase, hash_password, TEST_UID, TEST_GID
+from pop3test import (Server, TestCase, hash_password, wait_for, TEST_UID,
+                      TEST_GID)
 
 HOSTNAME = "pop.test.example"
 LOGINFO_QUERY = ("INSERT INTO logins (user, ip, host, at, pct) VALUES "
@@ -21,15 +22,9 @@ LOGINFO_QUERY = ("INSERT INTO logins (user, ip, host, at, pct) VALUES "
 FAST = 1.0          # seconds a login may take with the database down
 
 
-def wait_for(cond, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.1)
+def wait_for_db(cond, timeout=30.0, what="condition"):
+    """wait_for() with the patience a database restart needs."""
+    return wait_for(cond, timeout, what, every=0.1)
 
 
 class MySQLCase(TestCase):
@@ -89,7 +84,7 @@ class LoginfoTest(MySQLCase):
         before = int(time.time())
         srv.login("joe", "secret").send("QUIT").expect_ok()
         after = int(time.time())
-        rows = wait_for(self.rows, what="a loginfo row")
+        rows = wait_for_db(self.rows, what="a loginfo row")
         self.assertEqual(len(rows), 1)
         user, ip, host, at, pct = rows[0]
         self.assertEqual(bytes.fromhex(user), b"joe")
@@ -102,7 +97,7 @@ class LoginfoTest(MySQLCase):
         srv = self.server(conf=self.loginfo_conf(host=self.db.socket),
                           users={"joe": "secret"})
         srv.login("joe", "secret").send("QUIT").expect_ok()
-        rows = wait_for(self.rows, what="a loginfo row over the socket")
+        rows = wait_for_db(self.rows, what="a loginfo row over the socket")
         self.assertEqual(bytes.fromhex(rows[0][0]), b"joe")
 
     def test_sql_in_user_name_is_stored_literally(self):
@@ -112,7 +107,7 @@ class LoginfoTest(MySQLCase):
                           users={evil: "secret", "joe": "secret"})
         srv.login(evil, "secret").send("QUIT").expect_ok()
         srv.login("joe", "secret").send("QUIT").expect_ok()
-        rows = wait_for(lambda: len(self.rows()) >= 2 and self.rows(),
+        rows = wait_for_db(lambda: len(self.rows()) >= 2 and self.rows(),
                         what="two loginfo rows")
         self.assertEqual(bytes.fromhex(rows[0][0]).decode(), evil)
         self.assertEqual(bytes.fromhex(rows[1][0]).decode(), "joe")
@@ -123,7 +118,7 @@ class LoginfoTest(MySQLCase):
         srv = self.server(conf=self.loginfo_conf(),
                           users={"joe": "secret", "ann": "pw"})
         self.timed_login(srv, "joe", "secret")
-        wait_for(lambda: len(self.rows()) == 1, what="the first row")
+        wait_for_db(lambda: len(self.rows()) == 1, what="the first row")
 
         self.db.stop()
         times = [self.timed_login(srv, "ann", "pw") for _ in range(8)]
@@ -137,7 +132,7 @@ class LoginfoTest(MySQLCase):
         self.timed_login(srv, "joe", "secret")
         # Entries queued while it was down are written too (back-off
         # is at most a few seconds after this short an outage).
-        rows = wait_for(lambda: len(self.rows()) >= 10 and self.rows(),
+        rows = wait_for_db(lambda: len(self.rows()) >= 10 and self.rows(),
                         timeout=60, what="rows after the restart")
         users = [bytes.fromhex(r[0]).decode() for r in rows]
         self.assertEqual(users.count("ann"), 8)
@@ -188,7 +183,7 @@ class LoginfoTest(MySQLCase):
         srv = self.server(conf=self.loginfo_conf(),
                           users={"joe": "secret", "ann": "pw"})
         self.timed_login(srv, "joe", "secret")
-        wait_for(lambda: len(self.rows()) == 1, what="the first row")
+        wait_for_db(lambda: len(self.rows()) == 1, what="the first row")
         c = srv.connect()
         c.expect_ok()
         c.send("USER ann").expect_ok()
@@ -196,7 +191,7 @@ class LoginfoTest(MySQLCase):
         srv.proc.wait(10)       # the parent exits at once
         c.send("PASS pw").expect_ok()
         c.send("QUIT").expect_ok()
-        rows = wait_for(lambda: len(self.rows()) == 2 and self.rows(),
+        rows = wait_for_db(lambda: len(self.rows()) == 2 and self.rows(),
                         what="the drain child's row")
         self.assertEqual(bytes.fromhex(rows[1][0]), b"ann")
 
@@ -333,7 +328,7 @@ class UserdbMySQLTest(MySQLCase):
             self.assertLess(time.monotonic() - t0, 5.0)
             c.close()
         self.db.start()
-        wait_for(lambda: self._login_ok(srv), timeout=20,
+        wait_for_db(lambda: self._login_ok(srv), timeout=20,
                  what="a login after the restart")
 
     def test_config_check(self):

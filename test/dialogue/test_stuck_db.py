@@ -22,7 +22,7 @@ import time
 
 from lifecycle_util import (STUB_OK, drain_pid, kill_if_alive, rewrite_conf,
                             slow_hash, stub_server, wait_gone)
-from pop3test import Server, TestCase
+from pop3test import Server, TestCase, wait_for
 from trickle import Trickle
 
 USERDB_TEMP = "-ERR [SYS/TEMP] User database unavailable, try again later"
@@ -34,16 +34,6 @@ def ntasks(pid):
     """Threads of pid, from /proc."""
     return len(glob.glob("/proc/%d/task/*" % pid))
 
-
-def wait_for(cond, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 class StuckCase(TestCase):

@@ -75,6 +75,19 @@ def hash_password(secret, method=None):
         return crypt.crypt(secret, crypt.mksalt(method) if method else None)
 
 
+def wait_for(cond, timeout=10.0, what="condition", every=0.05):
+    """Call cond until it returns something true (returned), at most
+    timeout seconds; AssertionError naming what after that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(every)
+
+
 def private_etc(files):
     """A wrapper (Server(wrapper=...)) that runs popserv in a private
     mount namespace where each of files (e.g. {"/etc/passwd": path})

@@ -238,7 +238,7 @@ vlog(int pri, const char *prefix, const char *fmt, va_list ap)
 {
 	char	 line[LOG_FRAME_MAX];
 	size_t	 off, len;
-	int	 n, saved_errno = errno;
+	int	 n, wake, saved_errno = errno;
 
 	if (log_hook != NULL) {
 		if (prefix != NULL)
@@ -267,9 +267,12 @@ vlog(int pri, const char *prefix, const char *fmt, va_list ap)
 	if (!log_running)
 		(void)log_start();	/* else queued; tried at the next */
 	(void)log_queue_put(&log_q, line, len, off);
-	if (log_waiting)
-		pthread_cond_signal(&log_more);
+	wake = log_waiting;
+	log_waiting = 0;		/* one wake-up is enough */
 	pthread_mutex_unlock(&log_mtx);
+	/* After unlocking: the writer does not wake into a held lock. */
+	if (wake)
+		pthread_cond_signal(&log_more);
 	errno = saved_errno;
 }
 
@@ -290,8 +293,8 @@ log_thread(void *arg)
 			log_busy = 0;
 			pthread_cond_broadcast(&log_idle);
 			log_waiting = 1;
-			pthread_cond_wait(&log_more, &log_mtx);
-			log_waiting = 0;
+			while (log_waiting)
+				pthread_cond_wait(&log_more, &log_mtx);
 		}
 		log_busy = 1;
 		if ((unsaid = log_queue_resume(&log_q)) > 0)

@@ -34,6 +34,8 @@
 #define LOG_NAME_MAX	32		/* ident and log_as() prefix */
 #define LOG_RETRY_SEC	1		/* between failed connects */
 #define LOG_EXIT_MS	1000		/* exit() waits this long at most */
+#define LOG_NAP_MS	10		/* the writer naps this long ... */
+#define LOG_NAPS	100		/* ... this often, then sleeps */
 #define LOG_REC_HDR	4		/* uint16 length, uint16 offset */
 #define LOG_REC_WRAP	0xffff		/* length of the wrap marker */
 #define LOG_REC_SIZE(n)	(LOG_REC_HDR + (((n) + 3) & ~(size_t)3))
@@ -52,7 +54,7 @@ static pthread_cond_t	 log_idle;	/* all written, for log_flush() */
 static struct log_queue	 log_q;
 static char		 log_qbuf[LOG_QUEUE_BYTES] __attribute__((aligned(4)));
 static int		 log_running;	/* the thread exists */
-static int		 log_waiting;	/* it sleeps on log_more */
+static enum { LOG_AWAKE, LOG_NAPPING, LOG_ASLEEP } log_sleep;
 static int		 log_busy;	/* it holds a line not yet written */
 static long		 log_pid;
 
@@ -77,6 +79,7 @@ static void	*log_thread(void *);
 static void	 log_notice(uint64_t);
 static const char *log_now(void);
 static time_t	 log_mono(void);
+static void	 log_abstime(struct timespec *, int);
 static int	 log_connect(int);
 static int	 log_sendall(const char *, size_t);
 static void	 log_send(char *, size_t);
@@ -138,7 +141,8 @@ log_fork_child(void)
 	log_q.lq_head = log_q.lq_tail = log_q.lq_used = log_q.lq_lines = 0;
 	log_q.lq_dropping = 0;
 	log_q.lq_unsaid = 0;
-	log_running = log_waiting = log_busy = 0;
+	log_running = log_busy = 0;
+	log_sleep = LOG_AWAKE;
 	if (log_fd != -1)
 		close(log_fd);
 	log_fd = -1;
@@ -196,6 +200,19 @@ log_mono(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec;
+}
+
+/* The monotonic time ms from now, for a timed wait. */
+static void
+log_abstime(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
 }
 
 /* This second's timestamp, formatted once per second and thread. */
@@ -267,23 +284,35 @@ vlog(int pri, const char *prefix, const char *fmt, va_list ap)
 	if (!log_running)
 		(void)log_start();	/* else queued; tried at the next */
 	(void)log_queue_put(&log_q, line, len, off);
-	wake = log_waiting;
-	log_waiting = 0;		/* one wake-up is enough */
+	/*
+	 * A napping writer comes back by itself; wake it only if the queue
+	 * fills meanwhile. One wake-up is enough; after unlocking, so that
+	 * the writer does not wake into a held lock.
+	 */
+	wake = log_sleep == LOG_ASLEEP || (log_sleep == LOG_NAPPING &&
+	    log_q.lq_used >= log_q.lq_size / 8);
+	if (wake)
+		log_sleep = LOG_AWAKE;
 	pthread_mutex_unlock(&log_mtx);
-	/* After unlocking: the writer does not wake into a held lock. */
 	if (wake)
 		pthread_cond_signal(&log_more);
 	errno = saved_errno;
 }
 
-/* The logging thread: take the oldest line, write it, again. */
+/*
+ * The logging thread: take the oldest line, write it, again. With the
+ * queue empty it naps LOG_NAP_MS at a time, so that a caller seldom pays
+ * for waking it (a futex call, and often the writer's whole turn on the
+ * caller's CPU); after LOG_NAPS empty naps it sleeps till the next line.
+ */
 static void *
 log_thread(void *arg)
 {
+	struct timespec	 ts;
 	char		 line[LOG_FRAME_MAX + 1];	/* + '\n' or NUL */
 	size_t		 len, off;
 	uint64_t	 unsaid;
-	int		 debug;
+	int		 debug, naps = 0;
 
 	(void)arg;
 	pthread_mutex_lock(&log_mtx);
@@ -292,10 +321,19 @@ log_thread(void *arg)
 		    &off)) == 0) {
 			log_busy = 0;
 			pthread_cond_broadcast(&log_idle);
-			log_waiting = 1;
-			while (log_waiting)
+			if (naps++ < LOG_NAPS) {
+				log_sleep = LOG_NAPPING;
+				log_abstime(&ts, LOG_NAP_MS);
+				(void)pthread_cond_timedwait(&log_more,
+				    &log_mtx, &ts);
+				log_sleep = LOG_AWAKE;
+				continue;
+			}
+			log_sleep = LOG_ASLEEP;
+			while (log_sleep == LOG_ASLEEP)
 				pthread_cond_wait(&log_more, &log_mtx);
 		}
+		naps = 0;
 		log_busy = 1;
 		if ((unsaid = log_queue_resume(&log_q)) > 0)
 			log_notice(unsaid);
@@ -449,16 +487,14 @@ log_flush(int timeout_ms)
 	if (timeout_ms < 0)
 		timeout_ms = 0;
 	pthread_once(&log_once, log_setup);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	log_abstime(&ts, timeout_ms);
 	pthread_mutex_lock(&log_mtx);
 	if (!log_running && log_q.lq_used > 0)
 		(void)log_start();
+	if (log_sleep != LOG_AWAKE && log_q.lq_used > 0) {
+		log_sleep = LOG_AWAKE;		/* no nap: we wait for it */
+		pthread_cond_signal(&log_more);
+	}
 	while (log_running && (log_q.lq_used > 0 || log_busy))
 		if (pthread_cond_timedwait(&log_idle, &log_mtx, &ts) ==
 		    ETIMEDOUT)

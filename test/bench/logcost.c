@@ -7,7 +7,8 @@
  * same run:
  *
  *   syslog(3)          the old way: the caller sends each line itself,
- *                      as fast as it can and one line a millisecond
+ *                      as fast as it can, one line a millisecond, and
+ *                      the first line after a second of silence
  *   log_info, caller   popserv now: format and queue (the loop's cost),
  *                      as fast as it can (the writer busy), one line a
  *                      millisecond (the writer naps) and the first line
@@ -176,7 +177,7 @@ main(int argc, char *argv[])
 	long		 lines = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
 	long		 i, j, want, got;
 	double		 t0, old_ns, caller = 0, writer_ns, stalled_ns;
-	double		 paced = 0, old_paced = 0, woken = 0;
+	double		 paced = 0, old_paced = 0, woken = 0, old_woken = 0;
 
 	if (lines < BATCH)
 		lines = BATCH;
@@ -200,12 +201,19 @@ main(int argc, char *argv[])
 		old_paced += lc_now() - t0;
 	}
 	old_paced /= PACED;
-	lc_wait(lines + PACED);
+	for (i = 0; i < WAKES; i++) {
+		usleep(1200000);
+		t0 = lc_now();
+		lc_line(1, i);
+		old_woken += lc_now() - t0;
+	}
+	old_woken /= WAKES;
+	lc_wait(lines + PACED + WAKES);
 	closelog();
 
 	/* log.c: the caller's part, in batches the queue holds. */
 	log_init("popserv", 0);
-	want = lines + PACED;
+	want = lines + PACED + WAKES;
 	for (i = 0; i < lines; i += BATCH) {
 		t0 = lc_now();
 		for (j = 0; j < BATCH; j++)
@@ -267,6 +275,7 @@ main(int argc, char *argv[])
 	    "stall)\n", lines, got, want);
 	printf("syslog(3), caller:            %6.0f ns/line\n", old_ns);
 	printf("syslog(3), caller, 1 line/ms: %6.0f ns/line\n", old_paced);
+	printf("syslog(3), after 1 s idle:    %6.0f ns/line\n", old_woken);
 	printf("log.c, caller (loop thread):  %6.0f ns/line\n", caller);
 	printf("log.c, caller, 1 line/ms:     %6.0f ns/line\n", paced);
 	printf("log.c, caller, after 1 s idle:%6.0f ns/line\n", woken);

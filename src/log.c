@@ -286,11 +286,12 @@ vlog(int pri, const char *prefix, const char *fmt, va_list ap)
 	(void)log_queue_put(&log_q, line, len, off);
 	/*
 	 * A napping writer comes back by itself; wake it only if the queue
-	 * fills meanwhile. One wake-up is enough; after unlocking, so that
-	 * the writer does not wake into a held lock.
+	 * fills meanwhile, or with -d, where a line should be on stderr at
+	 * once. One wake-up is enough; after unlocking, so that the writer
+	 * does not wake into a held lock.
 	 */
 	wake = log_sleep == LOG_ASLEEP || (log_sleep == LOG_NAPPING &&
-	    log_q.lq_used >= log_q.lq_size / 8);
+	    (log_debug_stderr || log_q.lq_used >= log_q.lq_size / 8));
 	if (wake)
 		log_sleep = LOG_AWAKE;
 	pthread_mutex_unlock(&log_mtx);

@@ -116,6 +116,7 @@ log_fork_prepare(void)
 	pthread_mutex_lock(&log_mtx);
 }
 
+/* fork(), in the parent: the queue goes on as it was. */
 static void
 log_fork_parent(void)
 {

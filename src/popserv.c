@@ -325,7 +325,8 @@ log_stats(void)
 	    "accepted=%llu logins_ok=%llu logins_failed=%llu tempfails=%llu "
 	    "rejected_sameaddr=%llu timeouts=%llu spawned=%llu "
 	    "spawn_failed=%llu queued=%zu relays=%u tls=%llu tls_failed=%llu "
-	    "relayed=%llu ktls=%llu proxied=%llu", env->ps_nsessions,
+	    "relayed=%llu ktls=%llu proxied=%llu log_dropped=%llu",
+	    env->ps_nsessions,
 	    session_checking(), env->ps_nchildren, addrtab_size(env->ps_addrs),
 	    (unsigned long long)st->st_accepted,
 	    (unsigned long long)st->st_logins_ok,
@@ -339,7 +340,8 @@ log_stats(void)
 	    (unsigned long long)st->st_tls_failed,
 	    (unsigned long long)st->st_relayed,
 	    (unsigned long long)st->st_ktls,
-	    (unsigned long long)st->st_proxied);
+	    (unsigned long long)st->st_proxied,
+	    (unsigned long long)log_dropped());
 	account_log_stats();
 }
 
@@ -536,7 +538,8 @@ main(int argc, char *argv[])
 		 */
 		if ((pid = drain_fork()) > 0) {
 			pidfile_remove();
-			/* TODO: log_flush(timeout) here once log.c has it. */
+			/* At once: a stalled log daemon gets 200 ms. */
+			log_flush(200);
 			_exit(0);
 		}
 		if (pid == 0) {

@@ -17,9 +17,10 @@
  * as worker_deliver() would on the loop. handoff_spawn() records the
  * login instead of cloning popit, and releases its sameaddrmax slot when
  * the input ends, as the SIGCHLD of popit would. account_login(),
- * listener_update() and drain_check() do nothing. syslog() itself is
- * replaced, so the log lines go nowhere but are checked (and printed to
- * stderr when FUZZ_SESSION_LOG is set, to follow a seed or a crash).
+ * listener_update() and drain_check() do nothing. The log lines are
+ * handed to a hook (log_sethook()) rather than the logging thread, so
+ * they go nowhere but are checked (and printed to stderr when
+ * FUZZ_SESSION_LOG is set, to follow a seed or a crash).
  *
  * What must hold (else __builtin_trap()):
  * - every log line is printable ASCII: client text is always escaped;
@@ -45,7 +46,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -284,60 +284,22 @@ drain_check(void)
 {
 }
 
-static void	 fz_logline(const char *, va_list)
-		    __attribute__((format(printf, 1, 0)));
-
-/* syslog(3): check the line instead of sending it. */
+/* Every log line (log_sethook): checked instead of queued. */
 static void
-fz_logline(const char *fmt, va_list ap)
+fz_logline(int pri, const char *line)
 {
-	char		 buf[2048];
 	const char	*p;
 
 	static int	 verbose = -1;
 
-	vsnprintf(buf, sizeof(buf), fmt, ap);
+	(void)pri;
 	if (verbose == -1)
 		verbose = getenv("FUZZ_SESSION_LOG") != NULL;
 	if (verbose)
-		fprintf(stderr, "log: %s\n", buf);
-	for (p = buf; *p != '\0'; p++)
+		fprintf(stderr, "log: %s\n", line);
+	for (p = line; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
 			__builtin_trap();
-}
-
-void
-syslog(int pri, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	(void)pri;
-	va_start(ap, fmt);
-	fz_logline(fmt, ap);
-	va_end(ap);
-}
-
-void	__syslog_chk(int, int, const char *, ...)
-	    __attribute__((format(printf, 3, 4)));
-
-void
-__syslog_chk(int pri, int flag, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	(void)pri;
-	(void)flag;
-	va_start(ap, fmt);
-	fz_logline(fmt, ap);
-	va_end(ap);
-}
-
-void
-openlog(const char *ident, int option, int facility)
-{
-	(void)ident;
-	(void)option;
-	(void)facility;
 }
 
 /* --- The driver. --- */
@@ -351,6 +313,7 @@ fz_init(void)
 	char			 path[64], cpath[64], text[512];
 	int			 fd, cfd, i;
 
+	log_sethook(fz_logline);
 	log_init("fuzz", 0);
 	log_setverbose(1);		/* debug lines are checked too */
 	if ((env->ps_base = event_base_new()) == NULL ||

@@ -325,7 +325,8 @@ log_stats(void)
 	    "accepted=%llu logins_ok=%llu logins_failed=%llu tempfails=%llu "
 	    "rejected_sameaddr=%llu timeouts=%llu spawned=%llu "
 	    "spawn_failed=%llu queued=%zu relays=%u tls=%llu tls_failed=%llu "
-	    "relayed=%llu ktls=%llu proxied=%llu log_dropped=%llu",
+	    "relayed=%llu ktls=%llu proxied=%llu log_dropped=%llu "
+	    "starting=%u",
 	    env->ps_nsessions,
 	    session_checking(), env->ps_nchildren, addrtab_size(env->ps_addrs),
 	    (unsigned long long)st->st_accepted,
@@ -341,7 +342,7 @@ log_stats(void)
 	    (unsigned long long)st->st_relayed,
 	    (unsigned long long)st->st_ktls,
 	    (unsigned long long)st->st_proxied,
-	    (unsigned long long)log_dropped());
+	    (unsigned long long)log_dropped(), handoff_pending());
 	account_log_stats();
 }
 

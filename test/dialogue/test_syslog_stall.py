@@ -258,7 +258,7 @@ class SyslogStall(TestCase):
         # line is missing.
         log.keep_up()
         srv.signal(signal.SIGUSR1)
-        m = log.wait(r"stats sessions=.* log_dropped=(\d+)$")
+        m = log.wait(r"stats sessions=.* log_dropped=(\d+) starting=\d+$")
         self.assertGreaterEqual(int(m.group(1)), dropped[0])
         for i in range(50):
             self.assertLess(failed_login(srv, "kept%d" % i, "Wr0ng"),

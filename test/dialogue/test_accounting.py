@@ -106,9 +106,7 @@ class WhosonTest(AccountingCase):
         srv.login("joe", "secret").send("QUIT").expect_ok()
         data, peer = r.recv()
         r.sock.sendto(b"+OK\r\n", peer)
-        time.sleep(0.2)
-        srv.signal(signal.SIGUSR1)
-        srv.wait_log(r"stats accounting whoson_sent=2 whoson_negative=1 ")
+        srv.wait_stats(r"stats accounting whoson_sent=2 whoson_negative=1 ")
 
     def test_rules_first_match_case_insensitive_no_match_denies(self):
         r = self.receiver()
@@ -208,8 +206,7 @@ class LogudpTest(AccountingCase):
         self.assertRegex(data, re.compile(
             rb"^time \d+\nservice pop\nuser joe\nip 127\.0\.0\.1\n"
             rb"source pop\.test\.example\n\.\n$"))
-        srv.signal(signal.SIGUSR1)
-        srv.wait_log(r"stats accounting .*logudp_sent=1 ")
+        srv.wait_stats(r"stats accounting .*logudp_sent=1 ")
 
     def test_multicast_ttl(self):
         group = "239.255.%d.%d" % (os.getpid() % 250, 1 + os.getpid() % 200)
@@ -257,8 +254,7 @@ class LogudpTest(AccountingCase):
         times = [self.timed_login(srv, "joe") for _ in range(6)]
         for t in times:
             self.assertLess(t, FAST)
-        srv.signal(signal.SIGUSR1)
-        srv.wait_log(r"stats accounting .*logudp_sent=6 ")
+        srv.wait_stats(r"stats accounting .*logudp_sent=6 ")
         self.assertIsNone(srv.proc.poll())
 
 

@@ -16,7 +16,7 @@ import tempfile
 import unittest
 
 from engine_util import AUTH_FAILED, STUB_OK, TestCase, stub_server
-from pop3test import hash_password, make_maildir, private_etc
+from pop3test import hash_password, make_maildir, private_etc, wait_for
 from stubrec import read_records
 from test_engine import apop_digest
 
@@ -66,8 +66,10 @@ class LockedPlaintextFile(TestCase):
         # "!secret" is locked, not the password "secret" behind a "!".
         try_all_mechanisms(self, srv, "bangpw", "secret")
         self.assertEqual(records(srv), [])
-        self.assertEqual(srv.log().count('result=failed reason="account '
-                                         'locked"'), 3 * 5)
+        locked = 'result=failed reason="account locked"'
+        wait_for(lambda: srv.log().count(locked) >= 3 * 5,
+                 what="every failure's log line")
+        self.assertEqual(srv.log().count(locked), 3 * 5)
         # The same replies as a wrong password, and a good one logs in.
         try_all_mechanisms(self, srv, "joe", "wrong")
         c = srv.login("joe", "secret")

@@ -507,10 +507,10 @@ class Logging(TestCase):
         c.send("PASS wrong").expect(AUTH_FAILED)
         # c stays open: one session.
         srv.wait_log(r"popit pid=\d+ .*exit=0")
-        srv.signal(signal.SIGUSR1)
-        m = srv.wait_log(r"stats sessions=(\d+) checking=(\d+) popits=(\d+) "
-                         r"addresses=(\d+) accepted=(\d+) logins_ok=(\d+) "
-                         r"logins_failed=(\d+) .*timeouts=(\d+)")
+        m = srv.wait_stats(r"stats sessions=(\d+) checking=(\d+) "
+                           r"popits=(\d+) addresses=(\d+) accepted=(\d+) "
+                           r"logins_ok=(\d+) logins_failed=(\d+) "
+                           r".*timeouts=(\d+)")
         sessions, checking, popits, addrs, accepted, ok_n, failed, _ = \
             map(int, m.groups())
         self.assertEqual(sessions, 1)

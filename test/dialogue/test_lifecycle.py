@@ -408,8 +408,7 @@ class Usr1(TestCase):
         c.send("PASS wrong").expect(AUTH_FAILED)
         login(c).send("QUIT").expect("+OK bye")
         idle = greet(srv)
-        srv.signal(signal.SIGUSR1)
-        m = srv.wait_log(r"stats sessions=.*")
+        m = srv.wait_stats(r"stats sessions=1 .* logins_ok=1 .*")
         stats = dict(kv.split("=") for kv in m.group(0).split()[1:])
         for key in ("sessions", "checking", "popits", "addresses",
                     "accepted", "logins_ok", "logins_failed", "tempfails",

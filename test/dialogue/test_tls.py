@@ -16,7 +16,7 @@ import unittest
 from engine_util import (SAMEADDR, STUB_OK, TestCase, greet, log_mark,
                          stub_server, wait_log_since)
 from lifecycle_util import kill_if_alive, wait_gone
-from pop3test import Client
+from pop3test import Client, wait_for
 from tlstest import (connect_tls, fingerprint, peer_fingerprint, proxy_v1,
                      starttls)
 from transport_util import read_records, remote_addr, tls_server
@@ -176,6 +176,9 @@ class Implicit(TestCase):
         # A real TLS client sees the connection end in its handshake.
         with self.assertRaises((OSError, EOFError)):
             connect_tls("127.0.0.1", srv.tls_port, ctx).close()
+        # Log lines are written by popserv's logging thread: wait for it.
+        wait_for(lambda: srv.log().count("tls=refused-before-handshake")
+                 >= 2, what="the second refusal's log line")
         self.assertEqual(srv.log().count("tls=refused-before-handshake"),
                          2)
         self.assertNotIn("tls handshake failed", srv.log())

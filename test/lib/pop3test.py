@@ -380,6 +380,30 @@ class Server:
                 raise RuntimeError("no popserv under the wrapper")
             time.sleep(0.01)
 
+    def wait_stats(self, pattern, timeout=TIMEOUT):
+        """Ask for the counters (SIGUSR1) until a "stats" line logged after
+        the asking matches the regex; returns the match. A login's
+        counters (logins_ok, the accounting channels) move when popit has
+        been started, which may be a moment after popit's own +OK reached
+        the client: one SIGUSR1 right after a login can come too early."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            mark = len(self.log_bytes())
+            self.signal(signal.SIGUSR1)
+            ask_by = time.monotonic() + 0.5
+            while time.monotonic() < ask_by:
+                for line in self.log_bytes()[mark:].decode(
+                        "utf-8", "replace").splitlines():
+                    if line.startswith("stats "):
+                        m = rx.search(line)
+                        if m:
+                            return m
+                time.sleep(0.02)
+            if time.monotonic() > deadline:
+                raise AssertionError("no stats line matches %r in:\n%s"
+                                     % (pattern, self.log()))
+
     def signal(self, sig):
         if self.wrapper:
             os.kill(self.pid(), sig)

@@ -789,52 +789,34 @@ handoff_deliver(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * One handoff is over: track its child, log the login (or why popit did
- * not start), tell the accounting channels, and let go of the socket.
+ * One handoff is over: say why popit did not start if it did not, log
+ * the outcome and tell the accounting channels, track the child (or log
+ * its exit, if it was reaped before this report), let go of the socket.
  */
 static void
 handoff_finish(struct handoff *h)
 {
 	struct child	*c;
-	const char	*stage = handoff_strstage(h->h_sp.sp_stage);
-	int		 failed = h->h_sp.sp_errno != 0 || h->h_pid <= 0;
+	int		 failed = h->h_killed || h->h_sp.sp_errno != 0 ||
+			    h->h_pid <= 0;
 
 	env->ps_nhandoffs--;
-	if (h->h_pid <= 0) {
-		/* No child: its address's slot is ours to give back. */
-		env->ps_stats.st_spawn_failed++;
-		if (!h->h_killed) {
-			errno = h->h_sp.sp_errno;
-			log_warn("popit for user=\"%s\" ip=%s: clone", h->h_user,
-			    h->h_ip);
-			handoff_tell(h->h_fd);
-		}
-		addrtab_dec(env->ps_addrs, &h->h_peer);
-	} else {
+	if (h->h_pid > 0)
 		env->ps_stats.st_spawned++;
-		if (h->h_reaped)
-			handoff_exited(h->h_pid, h->h_wstatus, &h->h_peer,
-			    h->h_ip, h->h_user);
-		else if ((c = calloc(1, sizeof(*c))) == NULL)
-			handoff_untracked(h);
-		else {
-			c->c_pid = h->h_pid;
-			c->c_peer = h->h_peer;
-			snprintf(c->c_user, sizeof(c->c_user), "%s", h->h_user);
-			if (child_insert(c) == -1) {
-				free(c);
-				handoff_untracked(h);
-			}
-		}
-		if (h->h_sp.sp_errno != 0) {
-			env->ps_stats.st_spawn_failed++;
-			log_warnx("popit for user=\"%s\" ip=%s: %s %s: %s",
-			    h->h_user, h->h_ip, stage,
-			    h->h_sp.sp_stage == STAGE_CHDIR ? h->h_dir :
-			    h->h_sp.sp_stage == STAGE_EXECVE ? h->h_path : "",
-			    strerror(h->h_sp.sp_errno));
-		}
-	}
+	if (failed)
+		env->ps_stats.st_spawn_failed++;
+	if (h->h_pid <= 0 && !h->h_killed) {
+		errno = h->h_sp.sp_errno;
+		log_warn("popit for user=\"%s\" ip=%s: cannot start it",
+		    h->h_user, h->h_ip);
+		handoff_tell(h->h_fd);
+	} else if (h->h_pid > 0 && h->h_sp.sp_errno != 0)
+		log_warnx("popit for user=\"%s\" ip=%s: %s %s: %s", h->h_user,
+		    h->h_ip, handoff_strstage(h->h_sp.sp_stage),
+		    h->h_sp.sp_stage == STAGE_CHDIR ? h->h_dir :
+		    h->h_sp.sp_stage == STAGE_EXECVE ? h->h_path : "",
+		    strerror(h->h_sp.sp_errno));
+
 	if (h->h_killed)
 		log_info("session=%llx ip=%s user=\"%s\" result=tempfail "
 		    "reason=\"popit did not start in %d s\" folder=\"%s\"",
@@ -851,6 +833,24 @@ handoff_finish(struct handoff *h)
 		    h->h_folder, h->h_how);
 		account_login(env->ps_conf, h->h_account, h->h_login,
 		    &h->h_peer);
+	}
+
+	/* The child keeps the address's slot until it exits; else it is back. */
+	if (h->h_pid <= 0)
+		addrtab_dec(env->ps_addrs, &h->h_peer);
+	else if (h->h_reaped)
+		handoff_exited(h->h_pid, h->h_wstatus, &h->h_peer, h->h_ip,
+		    h->h_user);
+	else if ((c = calloc(1, sizeof(*c))) == NULL)
+		handoff_untracked(h);
+	else {
+		c->c_pid = h->h_pid;
+		c->c_peer = h->h_peer;
+		snprintf(c->c_user, sizeof(c->c_user), "%s", h->h_user);
+		if (child_insert(c) == -1) {
+			free(c);
+			handoff_untracked(h);
+		}
 	}
 	close(h->h_fd);
 	handoff_free(h);

@@ -178,6 +178,7 @@ static struct {
 	struct handoffq		 queue;		/* H_QUEUED */
 	struct handoffq		 done;		/* H_DONE, not yet delivered */
 	int			 nidle;		/* spawners waiting for work */
+	int			 nqueued;	/* requests on queue */
 	int			 nspawners;
 	int			 slots[HANDOFF_SPAWNERS];
 	int			 slotbusy[HANDOFF_SPAWNERS];
@@ -213,6 +214,8 @@ static void	 handoff_finish(struct handoff *);
 static void	 handoff_timeout(evutil_socket_t, short, void *);
 static void	 handoff_tell(int);
 static void	 handoff_untracked(struct handoff *);
+static void	 handoff_fork_prepare(void);
+static void	 handoff_fork_parent(void);
 static void	 handoff_free(struct handoff *);
 static const char *handoff_strstage(int);
 
@@ -264,16 +267,17 @@ child_remove(pid_t pid)
 
 /*
  * In the TERM drain child: the popits running now are its parent's
- * children, which it can never reap, and the logins on their way to
- * popit are the parent's spawners' (threads this process does not
- * have). Forget both, free their slots, and start without spawners.
+ * children, which it can never reap; forget them and free their slots.
+ * Of the logins on their way to popit, those a spawner had taken are
+ * the parent's (its spawners are threads this process does not have);
+ * those still queued are started here, by spawners of its own.
  */
 void
 handoff_forget_children(void)
 {
 	pthread_mutex_t	 m = PTHREAD_MUTEX_INITIALIZER;
 	pthread_cond_t	 cv = PTHREAD_COND_INITIALIZER;
-	struct handoff	*h;
+	struct handoff	*h, *next;
 	struct child	*c;
 	size_t		 i;
 
@@ -287,17 +291,29 @@ handoff_forget_children(void)
 
 	hs.mtx = m;
 	hs.cond = cv;
-	TAILQ_INIT(&hs.queue);
-	TAILQ_INIT(&hs.done);
 	hs.nidle = hs.nspawners = 0;
 	memset(hs.slotbusy, 0, sizeof(hs.slotbusy));
-	while ((h = TAILQ_FIRST(&handoff_inflight)) != NULL) {
+	/* A spawner caught between its two dup3()s left a client there. */
+	for (i = 0; i < HANDOFF_SPAWNERS; i++)
+		(void)dup3(env->ps_logpipe, hs.slots[i], O_CLOEXEC);
+	/*
+	 * Requests no spawner took yet are this child's to start (their
+	 * timers came along); the others belong to a clone the parent made,
+	 * whose popit, if any, has the client now: let go of our copy.
+	 */
+	TAILQ_INIT(&hs.done);
+	for (h = TAILQ_FIRST(&handoff_inflight); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, h_inflight);
+		if (h->h_state == H_QUEUED)
+			continue;
 		TAILQ_REMOVE(&handoff_inflight, h, h_inflight);
+		env->ps_nhandoffs--;
 		addrtab_dec(env->ps_addrs, &h->h_peer);
 		close(h->h_fd);
 		handoff_free(h);
 	}
-	env->ps_nhandoffs = 0;
+	if (hs.nqueued > 0)
+		(void)spawner_start();
 }
 
 /*
@@ -343,6 +359,16 @@ handoff_init(void)
 	handoff_sigchld_ev = evsignal_new(env->ps_base, SIGCHLD, handoff_reap,
 	    NULL);
 	hs.done_ev = event_new(env->ps_base, -1, 0, handoff_deliver, NULL);
+	/*
+	 * A spawner reports with hs.mtx held and calls event_active(), which
+	 * takes the event base's lock: a fork (the TERM drain) in between
+	 * would leave that lock to a thread the child does not have.
+	 */
+	if (pthread_atfork(handoff_fork_prepare, handoff_fork_parent,
+	    NULL) != 0) {
+		log_warnx("handoff: pthread_atfork failed");
+		return -1;
+	}
 	if (handoff_log_ev == NULL || handoff_sigchld_ev == NULL ||
 	    hs.done_ev == NULL || event_add(handoff_log_ev, NULL) == -1 ||
 	    event_add(handoff_sigchld_ev, NULL) == -1) {
@@ -350,6 +376,20 @@ handoff_init(void)
 		return -1;
 	}
 	return 0;
+}
+
+/* Before fork: no spawner may be inside hs.mtx in the child. */
+static void
+handoff_fork_prepare(void)
+{
+	pthread_mutex_lock(&hs.mtx);
+}
+
+/* After fork, in the parent. The child starts anew (forget_children). */
+static void
+handoff_fork_parent(void)
+{
+	pthread_mutex_unlock(&hs.mtx);
 }
 
 /* Lines popit wrote to stderr: log them under its name, escaped. */
@@ -628,13 +668,16 @@ handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
 	pthread_mutex_lock(&hs.mtx);
 	h->h_state = H_QUEUED;
 	TAILQ_INSERT_TAIL(&hs.queue, h, h_entry);
+	hs.nqueued++;
 	TAILQ_INSERT_TAIL(&handoff_inflight, h, h_inflight);
 	env->ps_nhandoffs++;
-	/* Every spawner busy (one may be stuck in a hung home): one more. */
-	if (hs.nidle == 0 && hs.nspawners < HANDOFF_SPAWNERS)
+	/*
+	 * More requests waiting than spawners waiting (one may be stuck in
+	 * a hung home, and several logins come from one callback): one more.
+	 */
+	pthread_cond_signal(&hs.cond);
+	if (hs.nqueued > hs.nidle && hs.nspawners < HANDOFF_SPAWNERS)
 		(void)spawner_start();
-	else
-		pthread_cond_signal(&hs.cond);
 	pthread_mutex_unlock(&hs.mtx);
 	return 0;
 
@@ -717,6 +760,7 @@ spawner_main(void *arg)
 		hs.nidle--;
 		h = TAILQ_FIRST(&hs.queue);
 		TAILQ_REMOVE(&hs.queue, h, h_entry);
+		hs.nqueued--;
 		h->h_state = H_RUNNING;
 		pthread_mutex_unlock(&hs.mtx);
 
@@ -874,8 +918,9 @@ handoff_untracked(struct handoff *h)
 static void
 handoff_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval	 again = { 0, 100000 };
 	struct handoff	*h = arg;
-	int		 queued = 0;
+	int		 queued = 0, told;
 
 	(void)fd;
 	(void)what;
@@ -884,15 +929,22 @@ handoff_timeout(evutil_socket_t fd, short what, void *arg)
 		pthread_mutex_unlock(&hs.mtx);
 		return;
 	}
+	told = h->h_killed;
 	h->h_killed = 1;
 	if (h->h_state == H_QUEUED) {
 		TAILQ_REMOVE(&hs.queue, h, h_entry);
+		hs.nqueued--;
 		TAILQ_REMOVE(&handoff_inflight, h, h_inflight);
 		queued = 1;
-	} else if (h->h_pid > 0)
-		(void)kill(h->h_pid, SIGKILL);
+	} else if (h->h_pid > 0 && !h->h_reaped)
+		(void)kill(h->h_pid, SIGKILL);	/* ours, not yet waited for */
+	else if (h->h_pid <= 0)
+		/* Inside clone() before the pid is known: look again soon. */
+		evtimer_add(h->h_timer, &again);
 	pthread_mutex_unlock(&hs.mtx);
 
+	if (told)
+		return;
 	log_warnx("popit for user=\"%s\" ip=%s: not started in %d s (%s); "
 	    "the client is told to try again", h->h_user, h->h_ip,
 	    h->h_timeout, queued ? "no spawner free" : "killed");

@@ -505,6 +505,11 @@ loginfo_release(int wait_ms, int drop)
 		;
 	done = li->li_done;
 	if (!done) {
+		/*
+		 * Detached under the lock: once li_detached is seen, the
+		 * thread may free li the moment the lock is released.
+		 */
+		pthread_detach(li->li_thread);
 		li->li_detached = 1;
 		if (drop) {
 			left = li->li_count;
@@ -518,7 +523,6 @@ loginfo_release(int wait_ms, int drop)
 		loginfo_free(li);
 		return;
 	}
-	pthread_detach(li->li_thread);
 	if (drop)
 		log_warnx("loginfo: the thread does not stop; left behind, "
 		    "%zu entries not written", left);

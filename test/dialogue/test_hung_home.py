@@ -122,6 +122,25 @@ class HungHome(TestCase):
             c2, _ = greet(self.srv)
             clients.append(c2)
 
+    def test_logins_checked_together_do_not_queue_behind_a_hung_one(self):
+        """A hung login and three good ones whose checks come back in the
+        same moment: each gets a spawner of its own, so the good ones are
+        started at once, not after the hung one's spawntimeout."""
+        clients = []
+        for user, pw in (("hung", "pw"), ("joe", "secret"),
+                         ("joe", "secret"), ("joe", "secret")):
+            c = self.srv.connect()
+            c.expect_ok()
+            c.send("USER " + user).expect_ok()
+            clients.append((c, pw))
+        t = time.monotonic()
+        for c, pw in clients:
+            c.send_raw(("PASS %s\r\n" % pw).encode())
+        for c, _ in clients[1:]:
+            c.expect(STUB_OK, timeout=1.5)
+        self.assertLess(time.monotonic() - t, 1.5)
+        clients[0][0].expect(TEMP, timeout=6)
+
     def test_killed_start_after_the_file_system_recovers(self):
         """Once the mount goes away the same user logs in again."""
         hung = self.start_hung_login()

@@ -16,6 +16,7 @@ import time
 import unittest
 
 from engine_util import PROMPT, STUB_OK, TestCase, greet, stub_server
+from pop3test import wait_for
 from stubrec import read_records
 
 IS_ROOT = os.getuid() == 0
@@ -104,10 +105,14 @@ class HungHome(TestCase):
             h.expect(TEMP, timeout=6)
         # Every killed child is reaped and its sameaddrmax slot is back:
         # 30 connections fit again.
-        deadline = time.monotonic() + 5
-        while self.srv.log().count("not started in 2 s (killed)") < 6:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.05)
+        # A slot comes back when its child is reaped, which is logged in
+        # the same step: wait for the six kills and joe's exit.
+        wait_for(lambda: len(re.findall(r'popit pid=\d+ ip=\S+ user="hung" '
+                                        r'signal=9', self.srv.log())) == 6
+                 and re.search(r'user="joe" exit=0', self.srv.log()),
+                 what="six killed children reaped")
+        self.assertEqual(
+            self.srv.log().count("not started in 2 s (killed)"), 6)
         for child in os.listdir("/proc"):
             if child.isdigit():
                 try:

@@ -24,7 +24,7 @@
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
-#include "popserv.h"
+#include "state.h"
 #include "systemd.h"
 #include "worker.h"
 

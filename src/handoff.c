@@ -47,7 +47,7 @@
 #include "drain.h"
 #include "handoff.h"
 #include "log.h"
-#include "popserv.h"
+#include "state.h"
 #include "reply.h"
 
 #define HANDOFF_ENVMAX		8

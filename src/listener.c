@@ -25,7 +25,7 @@
 #include "drain.h"
 #include "listener.h"
 #include "log.h"
-#include "popserv.h"
+#include "state.h"
 #include "session.h"
 
 #define LISTENER_BACKOFF_MS	100	/* after EMFILE/ENFILE */

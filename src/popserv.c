@@ -30,7 +30,7 @@
 #include "listener.h"
 #include "log.h"
 #include "penalty.h"
-#include "popserv.h"
+#include "state.h"
 #include "relay.h"
 #include "reload.h"
 #include "session.h"
@@ -41,9 +41,6 @@
 
 #define WORKER_QUEUE_PER_THREAD	256
 #define WORKERS_EXIT_WAIT_MS	1000	/* then a stuck worker is left */
-
-static struct popserv	 popserv_env;
-struct popserv		*env = &popserv_env;
 
 static void	 usage(FILE *) ;
 static void	 version(void);

@@ -28,7 +28,7 @@
 #include "addrtab.h"
 #include "drain.h"
 #include "log.h"
-#include "popserv.h"
+#include "state.h"
 #include "relay.h"
 #include "tls.h"
 

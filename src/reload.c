@@ -22,7 +22,7 @@
 #include "log.h"
 #include "loginfo.h"
 #include "logudp.h"
-#include "popserv.h"
+#include "state.h"
 #include "reload.h"
 #include "systemd.h"
 #include "tls.h"

@@ -43,7 +43,7 @@
 #include "log.h"
 #include "penalty.h"
 #include "pop3.h"
-#include "popserv.h"
+#include "state.h"
 #include "proxy.h"
 #include "relay.h"
 #include "reply.h"

@@ -17,7 +17,7 @@
 
 #include "listener.h"
 #include "log.h"
-#include "popserv.h"
+#include "state.h"
 #include "systemd.h"
 
 #define SYSTEMD_STATUS_SECS	5

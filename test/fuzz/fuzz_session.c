@@ -59,7 +59,7 @@
 #include "listener.h"
 #include "log.h"
 #include "penalty.h"
-#include "popserv.h"
+#include "state.h"
 #include "session.h"
 #include "userdb.h"
 #include "worker.h"

@@ -1,6 +1,6 @@
 /* The process-wide state of popserv, shared by its modules. */
-#ifndef POPSERV_H
-#define POPSERV_H
+#ifndef STATE_H
+#define STATE_H
 
 #include <stdint.h>
 #include <sys/time.h>

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <syslog.h>
 #include <time.h>
 
 /* What the queue holds at most, in bytes (docs/deployment.md). */
@@ -19,9 +20,14 @@ void	log_setverbose(int verbose);
 int	log_getverbose(void);
 
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
-void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* A line at a syslog priority; LOG_DEBUG ones only when verbose. */
+void	log_msg(int pri, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	log_vmsg(int pri, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
+#define log_warnx(...)	log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
 /* Log a line as if it came from another program (popit's stderr). */
 void	log_as(const char *ident, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));

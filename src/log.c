@@ -675,35 +675,23 @@ log_warn(const char *emsg, ...)
 	errno = saved_errno;
 }
 
+/* Log at priority pri (LOG_DEBUG lines only when verbose). */
 void
-log_warnx(const char *emsg, ...)
+log_vmsg(int pri, const char *emsg, va_list ap)
 {
-	va_list	 ap;
-
-	va_start(ap, emsg);
-	vlog(LOG_WARNING, NULL, emsg, ap);
-	va_end(ap);
-}
-
-void
-log_info(const char *emsg, ...)
-{
-	va_list	 ap;
-
-	va_start(ap, emsg);
-	vlog(LOG_INFO, NULL, emsg, ap);
-	va_end(ap);
-}
-
-void
-log_debug(const char *emsg, ...)
-{
-	va_list	 ap;
-
-	if (!log_verbose)
+	if (pri == LOG_DEBUG && !log_verbose)
 		return;
+	vlog(pri, NULL, emsg, ap);
+}
+
+/* log_vmsg(), and log_warnx(), log_info() and log_debug() through it. */
+void
+log_msg(int pri, const char *emsg, ...)
+{
+	va_list	 ap;
+
 	va_start(ap, emsg);
-	vlog(LOG_DEBUG, NULL, emsg, ap);
+	log_vmsg(pri, emsg, ap);
 	va_end(ap);
 }
 

@@ -78,6 +78,21 @@ int	auth_split_login(const struct config *, const char *login,
 	    char *option, size_t optionsz, int *has_option);
 
 /*
+ * A request for the typed login (len octets) from peer, to check in udb
+ * under cf, with the account, folder and option split off. NULL when out
+ * of memory. A login that does not split, or whose folder is not a name
+ * of one level, gets a job that has failed already (AUTH_FAIL, aj_reason
+ * says why): it is never checked.
+ */
+struct auth_job *auth_job_new(const struct config *, struct userdb *udb,
+	    const struct addrkey *peer, const char *login, size_t len);
+/* The secret to check: PASS's argument, or AUTH PLAIN's password. */
+void	auth_job_secret(struct auth_job *, const char *secret, size_t len);
+/* Or an APOP digest of the challenge timestamp. */
+void	auth_job_apop(struct auth_job *, const char *timestamp,
+	    const char *digest);
+
+/*
  * Run on a worker: look the account up and verify the secret. Can run
  * again on the same job (the TERM drain child re-runs a check that was
  * running in the parent): it keeps its input and resets its result.

@@ -1,23 +1,10 @@
 /*
- * How popserv stops serving (SPEC §7): autoclose after an idle spell,
- * the SIGTERM drain in a forked child, and the exit once the last
- * AUTHORIZATION session is over.
+ * The SIGTERM drain: the listeners close, and a forked child finishes
+ * the sessions while the parent exits at once (docs/deployment.md).
  */
 #ifndef DRAIN_H
 #define DRAIN_H
 
-struct event_base;
-
-/* Start the autoclose timer when the configuration asks for one. */
-void	drain_init(struct event_base *);
-/* The configuration was reloaded: autoclose may have changed. */
-void	drain_reconfigure(void);
-/* A connection was accepted: the autoclose spell starts again. */
-void	drain_accepted(void);
-/* A session ended: when draining and none is left, leave the loop. */
-void	drain_check(void);
-/* Listeners closed, waiting for the last session (TERM or autoclose). */
-int	drain_active(void);
 /*
  * SIGTERM: close the listeners and leave the loop; the caller then
  * calls drain_fork() if drain_want_fork() says sessions are left.

@@ -1,4 +1,7 @@
-/* A POP3 AUTHORIZATION session: the state machine of SPEC §3. */
+/*
+ * A POP3 AUTHORIZATION session: the state machine from the greeting to
+ * the login (docs/internals.md); its transport is sio.h's.
+ */
 #ifndef SESSION_H
 #define SESSION_H
 
@@ -6,36 +9,10 @@
 #include <sys/socket.h>
 
 #include "addrtab.h"
+#include "sio.h"
 
 struct session;
-
-/*
- * How a session moves its bytes: the plain socket, TLS, or a driver
- * without any socket (a fuzzer, a test). Each call returns a count, 0 at
- * the end of the input, or -1 with errno set; EAGAIN (or EINTR) means
- * "not now". io_peek shows up to len bytes without consuming them;
- * io_read then consumes exactly len bytes that io_peek has shown, so
- * nothing past a command is ever taken from the transport. arg is the
- * io_arg given to session_start(), fd the session's descriptor (-1 when
- * there is none).
- */
-struct session_io {
-	const char	*io_name;	/* "plain", "tls": for logs */
-	ssize_t		(*io_peek)(void *arg, int fd, void *buf, size_t len);
-	ssize_t		(*io_read)(void *arg, int fd, void *buf, size_t len);
-	ssize_t		(*io_write)(void *arg, int fd, const void *buf,
-			    size_t len);
-	/*
-	 * After EAGAIN: the readiness of fd to wait for (EV_READ or
-	 * EV_WRITE). NULL: reads wait for EV_READ, writes for EV_WRITE.
-	 */
-	short		(*io_wants)(void *arg);
-	/* At session_close(), before fd is closed. NULL: nothing to do. */
-	void		(*io_free)(void *arg);
-};
-
-/* The plain socket: recv(MSG_PEEK), recv() and send(), non-blocking. */
-extern const struct session_io session_io_plain;
+struct session_io;
 
 /*
  * Accept fd (non-blocking, close-on-exec) from peer into a new session;

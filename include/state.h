@@ -41,8 +41,20 @@ struct popserv {
 	unsigned int		 ps_nrelays;	/* TLS relays (relay.c) */
 	int			 ps_logpipe;	/* popit's stderr, write end */
 	struct popserv_stats	 ps_stats;
+	/*
+	 * The one call that goes up (listener_collect, set by the listener):
+	 * made when something that kept the process ends, by the modules
+	 * the listener reaches (the handoff, the relay).
+	 */
+	void			(*ps_collect)(void);
 };
 
 extern struct popserv	*env;
+
+/*
+ * What keeps the process: sessions, logins on their way to popit (each
+ * bounded by spawntimeout), and TLS relays to running popits.
+ */
+unsigned int	state_left(void);
 
 #endif

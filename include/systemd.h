@@ -5,12 +5,13 @@
 struct event_base;
 
 /*
- * Sockets passed by socket activation (LISTEN_FDS for this pid): adopt
- * each listening stream socket as a listener. Returns the number adopted,
+ * Sockets passed by socket activation (LISTEN_FDS for this pid): the
+ * number of listening stream sockets passed, from SYSTEMD_LISTEN_FD up,
  * 0 when none were passed (or popserv was built without libsystemd), -1
- * when a passed descriptor cannot be used. The LISTEN_* variables are
+ * when a passed descriptor is not one. The LISTEN_* variables are
  * removed from the environment either way, so popit never sees them.
  */
+#define SYSTEMD_LISTEN_FD	3	/* SD_LISTEN_FDS_START */
 int	systemd_listen(void);
 /* Send one notification ("READY=1", ...) with a fresh STATUS= line. */
 void	systemd_notify(const char *state);

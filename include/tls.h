@@ -6,6 +6,8 @@
 #ifndef TLS_H
 #define TLS_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 
 struct config;
@@ -63,7 +65,20 @@ const char	*tls_conn_describe(const struct tls_conn *, char *, size_t);
  * TLS in both directions, with no decrypted byte left in user space?
  */
 int		 tls_conn_ktls(const struct tls_conn *);
-/* The OpenSSL connection (relay.c). */
-void		*tls_conn_ssl(struct tls_conn *);
+/*
+ * The relay's side of a connection after the login (relay.c): decrypt
+ * into buf, or encrypt and send buf. A count, 0 at the end of the
+ * client's input (close_notify or its close), or -1 with errno: EAGAIN
+ * when it must wait, for what tls_conn_wants() then says (EV_READ or
+ * EV_WRITE). A write retried after EAGAIN repeats the same bytes.
+ */
+ssize_t		 tls_conn_read(struct tls_conn *, void *buf, size_t len);
+ssize_t		 tls_conn_write(struct tls_conn *, const void *buf,
+		    size_t len);
+short		 tls_conn_wants(const struct tls_conn *);
+/* Keep the record buffers: the connection moves much (the relay). */
+void		 tls_conn_keep_buffers(struct tls_conn *);
+/* Send close_notify now, best effort; the connection stays. */
+void		 tls_conn_close_notify(struct tls_conn *);
 
 #endif

@@ -70,6 +70,62 @@ auth_split_login(const struct config *cf, const char *login, char *account,
 	return 0;
 }
 
+/* A request for a typed login: see auth.h. */
+struct auth_job *
+auth_job_new(const struct config *cf, struct userdb *udb,
+    const struct addrkey *peer, const char *login, size_t len)
+{
+	struct auth_job	*aj;
+	const char	*why = NULL;
+
+	if (len >= sizeof(aj->aj_login) || (aj = calloc(1, sizeof(*aj))) ==
+	    NULL)
+		return NULL;
+	aj->aj_work.w_run = auth_run;
+	aj->aj_userdb = udb;
+	aj->aj_hashed = cf->cf_crypt;
+	aj->aj_minuid = (uid_t)cf->cf_minuid;
+	aj->aj_mingid = (gid_t)cf->cf_mingid;
+	aj->aj_peer = *peer;
+	memcpy(aj->aj_login, login, len);
+	aj->aj_login[len] = '\0';
+	aj->aj_status = AUTH_OK;
+	if (auth_split_login(cf, aj->aj_login, aj->aj_account,
+	    sizeof(aj->aj_account), aj->aj_folder, sizeof(aj->aj_folder),
+	    aj->aj_option, sizeof(aj->aj_option), &aj->aj_has_option) == -1 ||
+	    aj->aj_account[0] == '\0')
+		why = "malformed login name";
+	else if (strchr(aj->aj_folder, '/') != NULL ||
+	    strcmp(aj->aj_folder, ".") == 0 ||
+	    strcmp(aj->aj_folder, "..") == 0)
+		why = "invalid folder name";
+	if (why != NULL) {
+		aj->aj_status = AUTH_FAIL;
+		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "%s", why);
+	}
+	return aj;
+}
+
+/* The secret to check, truncated to what a job holds. */
+void
+auth_job_secret(struct auth_job *aj, const char *secret, size_t len)
+{
+	if (len >= sizeof(aj->aj_secret))
+		len = sizeof(aj->aj_secret) - 1;
+	memcpy(aj->aj_secret, secret, len);
+	aj->aj_secretlen = len;
+}
+
+/* An APOP digest (APOP_DIGEST_LEN hex digits) of timestamp. */
+void
+auth_job_apop(struct auth_job *aj, const char *timestamp, const char *digest)
+{
+	aj->aj_apop = 1;
+	snprintf(aj->aj_timestamp, sizeof(aj->aj_timestamp), "%s", timestamp);
+	memcpy(aj->aj_digest, digest, APOP_DIGEST_LEN);
+	aj->aj_digest[APOP_DIGEST_LEN] = '\0';
+}
+
 /* On a worker thread: look the account up and check the secret. */
 void
 auth_run(struct work *w)

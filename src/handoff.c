@@ -44,11 +44,12 @@
 #include "addrtab.h"
 #include "auth.h"
 #include "config.h"
-#include "drain.h"
 #include "handoff.h"
 #include "log.h"
-#include "state.h"
+#include "relay.h"
 #include "reply.h"
+#include "state.h"
+#include "tls.h"
 
 #define HANDOFF_ENVMAX		8
 #define HANDOFF_ARGMAX		(CONFIG_MAXARGS + 3)
@@ -218,6 +219,8 @@ static void	 handoff_fork_prepare(void);
 static void	 handoff_fork_parent(void);
 static void	 handoff_free(struct handoff *);
 static const char *handoff_strstage(int);
+static int	 handoff_spawn(const struct config *, const struct auth_job *,
+		    int, const char *, unsigned long long, const char *);
 
 /* Add a child to the pid table, growing it as needed. */
 static int
@@ -571,10 +574,58 @@ handoff_free(struct handoff *h)
 }
 
 /*
- * Start popit for a good login on fd: prepare everything the child
- * needs and queue it for a spawner. See handoff.h.
+ * A good login: see handoff.h. Over TLS popit still gets plain POP3 on
+ * fd 0/1: the socket itself when the kernel does TLS both ways and
+ * nothing decrypted is left in user space, or else a socket pair whose
+ * other end a relay (relay.c) joins to the TLS connection, OpenSSL's
+ * buffered input first.
  */
-int
+enum handoff_result
+handoff_login(const struct config *cf, const struct auth_job *aj, int fd,
+    struct tls_conn *tc, unsigned long long session)
+{
+	char		 ip[64], user[128], folder[128];
+	const char	*how = "";
+	int		 pair[2] = { -1, -1 };
+
+	addrkey_ntop(&aj->aj_peer, ip, sizeof(ip));
+	if (tc != NULL && tls_conn_ktls(tc)) {
+		/* The kernel carries TLS on: no close_notify from here. */
+		tls_conn_release(tc);
+		how = " tls=ktls";
+		env->ps_stats.st_ktls++;
+	} else if (tc != NULL) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+		    pair) == -1 || relay_start(tc, fd, pair[0], session,
+		    &aj->aj_peer) == -1) {
+			log_warn("session=%llx relay", session);
+			if (pair[0] != -1) {
+				close(pair[0]);
+				close(pair[1]);
+			}
+			return HANDOFF_NORELAY;
+		}
+		/* The relay has the client now; popit gets the pair. */
+		fd = pair[1];
+		how = " tls=relay";
+		env->ps_stats.st_relayed++;
+	}
+	if (handoff_spawn(cf, aj, fd, ip, session, how) == 0)
+		return HANDOFF_QUEUED;
+	log_info("session=%llx ip=%s user=\"%s\" result=tempfail "
+	    "reason=\"popit not started\" folder=\"%s\"", session, ip,
+	    log_escape(user, sizeof(user), aj->aj_login,
+	    strlen(aj->aj_login)), log_escape(folder, sizeof(folder),
+	    aj->aj_folder, strlen(aj->aj_folder)));
+	close(fd);
+	return HANDOFF_FAILED;
+}
+
+/*
+ * Start popit for a good login on fd: prepare everything the child
+ * needs and queue it for a spawner.
+ */
+static int
 handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
     const char *remote_addr, unsigned long long session, const char *how)
 {
@@ -898,7 +949,7 @@ handoff_finish(struct handoff *h)
 	}
 	close(h->h_fd);
 	handoff_free(h);
-	drain_check();
+	env->ps_collect();	/* the last one, when draining? */
 }
 
 /* A child we cannot track: its slot is freed now, its exit unlogged. */

@@ -22,11 +22,11 @@
 #include <event2/event_struct.h>
 
 #include "config.h"
-#include "drain.h"
 #include "listener.h"
 #include "log.h"
-#include "state.h"
 #include "session.h"
+#include "state.h"
+#include "systemd.h"
 
 #define LISTENER_BACKOFF_MS	100	/* after EMFILE/ENFILE */
 #define LISTENER_WARN_EVERY	60	/* seconds between shortage warnings */
@@ -55,6 +55,9 @@ static int		 listener_fd_shortage;	/* waiting for the timer */
 static unsigned long	 listener_fd_retries;	/* failed for it, this spell */
 static time_t		 listener_fd_warned;	/* monotonic seconds */
 static struct event	*listener_timer;
+static struct event	*listener_autoclose_ev;
+static time_t		 listener_lastaccept;	/* monotonic seconds */
+static int		 listener_drained;	/* closed for good */
 
 static int	 listener_bind(const struct cfg_addr *);
 static int	 listener_add(int, const struct cfg_addr *, int, const char *);
@@ -68,6 +71,8 @@ static void	 listener_pause(void);
 static void	 listener_resume(void);
 static void	 listener_retry(evutil_socket_t, short, void *);
 static void	 listener_shortage(void);
+static time_t	 listener_now(void);
+static void	 listener_autoclose(evutil_socket_t, short, void *);
 
 /* Open, bind and listen on one address; returns the descriptor or -1. */
 static int
@@ -425,7 +430,7 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 			    "of descriptors or memory", listener_fd_retries);
 			listener_fd_retries = 0;
 		}
-		drain_accepted();
+		listener_lastaccept = listener_now();
 		session_accept(s, (struct sockaddr *)&ss, len, l->l_tls);
 	}
 }
@@ -509,4 +514,105 @@ listener_update(void)
 		listener_pause();
 	else
 		listener_resume();
+}
+
+/* Seconds on the monotonic clock. */
+static time_t
+listener_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Start the autoclose timer when the configuration asks for one, and
+ * take the upward call (state.h) for the modules below.
+ */
+void
+listener_init(struct event_base *base)
+{
+	env->ps_collect = listener_collect;
+	listener_lastaccept = listener_now();
+	if ((listener_autoclose_ev = evtimer_new(base, listener_autoclose,
+	    NULL)) == NULL)
+		fatalx("autoclose timer");
+	listener_autoclose_reset();
+}
+
+/* (Re)arm the autoclose timer for what is left of the idle spell. */
+void
+listener_autoclose_reset(void)
+{
+	struct timeval	 tv = { 0, 0 };
+	int		 limit = env->ps_conf->cf_autoclose;
+	time_t		 idle;
+
+	if (listener_autoclose_ev == NULL)
+		return;
+	evtimer_del(listener_autoclose_ev);
+	if (limit <= 0 || listener_drained)
+		return;
+	idle = listener_now() - listener_lastaccept;
+	if (idle < limit)
+		tv.tv_sec = limit - idle;
+	evtimer_add(listener_autoclose_ev, &tv);
+}
+
+/*
+ * The autoclose timer: no new connection for autoclose seconds closes
+ * the listeners for good, and the process ends with its last session;
+ * else the timer is armed again for the rest.
+ */
+static void
+listener_autoclose(evutil_socket_t fd, short what, void *arg)
+{
+	int	 limit = env->ps_conf->cf_autoclose;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (limit <= 0 || listener_drained)
+		return;
+	if (listener_now() - listener_lastaccept < limit) {
+		listener_autoclose_reset();
+		return;
+	}
+	log_info("autoclose: no connection for %d s, closing the listening "
+	    "sockets; %u sessions left, %u relays", limit, env->ps_nsessions,
+	    env->ps_nrelays);
+	listener_drain();
+	listener_collect();
+}
+
+/* Close the listeners for good: see listener.h. */
+void
+listener_drain(void)
+{
+	systemd_notify("STOPPING=1");
+	listener_close_all();
+	if (listener_autoclose_ev != NULL)
+		evtimer_del(listener_autoclose_ev);
+	listener_drained = 1;
+}
+
+/* Are the listeners closed for good? */
+int
+listener_draining(void)
+{
+	return listener_drained;
+}
+
+/*
+ * Something that kept the process ended (a session, a login on its way
+ * to popit, a relay): accepting resumes below maxconn, and once the
+ * listeners are closed for good and nothing is left, the loop ends.
+ */
+void
+listener_collect(void)
+{
+	listener_update();
+	if (listener_drained && state_left() == 0)
+		event_base_loopbreak(env->ps_base);
 }

@@ -53,6 +53,7 @@ static void	 pidfile_write(const struct config *);
 static void	 pidfile_remove(void);
 static int	 inetd_socket(int);
 static void	 priv_drop(const struct config *);
+static int	 systemd_adopt(int);
 
 static char	*pidfile_path;		/* written by this process */
 
@@ -312,7 +313,19 @@ priv_drop(const struct config *cf)
 	log_info("running as uid %ld gid %ld", (long)uid, (long)gid);
 }
 
-/* SIGUSR1: the counters of SPEC §7. */
+/* Listen on the n sockets systemd passed (systemd_listen). */
+static int
+systemd_adopt(int n)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++)
+		if (listener_adopt(SYSTEMD_LISTEN_FD + i) == -1)
+			return -1;
+	return 0;
+}
+
+/* SIGUSR1: the counters (popserv.8). */
 static void
 log_stats(void)
 {
@@ -364,7 +377,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(env->ps_base);
 		break;
 	case SIGHUP:
-		if (drain_active())
+		if (listener_draining())
 			log_info("SIGHUP: draining, the configuration stays");
 		else
 			(void)reload_config();
@@ -507,6 +520,10 @@ main(int argc, char *argv[])
 		fprintf(stderr, "popserv: bad sockets from systemd (see the "
 		    "log)\n");
 		return EX_OSERR;
+	} else if (n > 0 && systemd_adopt(n) == -1) {
+		fprintf(stderr, "popserv: cannot use the sockets from systemd "
+		    "(see the log)\n");
+		return EX_OSERR;
 	} else if (n == 0 && listener_open(cf) == -1) {
 		fprintf(stderr, "popserv: cannot listen (see the log)\n");
 		return EX_OSERR;
@@ -519,7 +536,7 @@ main(int argc, char *argv[])
 		fatalx("cannot start worker threads");
 	account_init(env->ps_base, cf);
 
-	drain_init(env->ps_base);
+	listener_init(env->ps_base);
 	log_info("popserv %s started, %d workers", POPSERV_VERSION,
 	    cf->cf_workers);
 	systemd_notify("READY=1");

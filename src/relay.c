@@ -26,16 +26,12 @@
 #include <event2/event_struct.h>
 
 #include "addrtab.h"
-#include "drain.h"
 #include "log.h"
-#include "state.h"
 #include "relay.h"
+#include "state.h"
 #include "tls.h"
 
 #ifdef HAVE_TLS
-
-#include <openssl/err.h>
-#include <openssl/ssl.h>
 
 #define RELAY_BUFSZ	16384	/* per direction: one TLS record */
 #define RELAY_ROUNDS	16	/* copy rounds per wakeup, then yield */
@@ -50,12 +46,20 @@
 #define RF_PGONE	0x10	/* popit reads no more: drop client input */
 #define RF_CLOSED	0x20
 
+/* How a relay ended: only a clean end says close_notify. */
+enum relay_end {
+	RELAY_DONE,		/* both sides closed in order */
+	RELAY_IDLE,		/* nothing moved for RELAY_IDLE_SECS */
+	RELAY_CREAD,		/* the client's connection broke */
+	RELAY_CWRITE,
+	RELAY_SHUTDOWN,		/* popserv exits */
+};
+
 struct relay {
 	TAILQ_ENTRY(relay)	 r_entry;
 	unsigned long long	 r_id;		/* the session's */
 	struct addrkey		 r_peer;
 	struct tls_conn		*r_tc;
-	SSL			*r_ssl;
 	int			 r_fd;		/* the client */
 	int			 r_pfd;		/* popit's pair, our end */
 	struct event		 r_cev;		/* client socket */
@@ -63,8 +67,8 @@ struct relay {
 	struct event		 r_kick;	/* more to do, later */
 	short			 r_cwhat;	/* r_cev's events now */
 	short			 r_pwhat;
-	short			 r_rwant;	/* SSL_read waits for this */
-	short			 r_wwant;	/* SSL_write waits for this */
+	short			 r_rwant;	/* tls_conn_read waits for this */
+	short			 r_wwant;	/* tls_conn_write waits for this */
 	unsigned char		 r_flags;
 	size_t			 r_uplen;	/* client -> popit */
 	size_t			 r_downoff;	/* popit -> client */
@@ -85,11 +89,12 @@ static void	 relay_cb(evutil_socket_t, short, void *);
 static void	 relay_kick(evutil_socket_t, short, void *);
 static void	 relay_pump(struct relay *);
 static int	 relay_round(struct relay *);
-static int	 relay_ssl_error(struct relay *, int, short *);
+static int	 relay_tls_error(struct relay *, short *);
+static const char *relay_strend(enum relay_end);
 static void	 relay_arm(struct relay *, int);
 static void	 relay_set(struct relay *, struct event *, int, short *, short,
 		    const struct timeval *);
-static void	 relay_close(struct relay *, const char *);
+static void	 relay_close(struct relay *, enum relay_end);
 static void	 relay_reap(evutil_socket_t, short, void *);
 
 /* Take over a client and popit's pair: see relay.h. */
@@ -105,13 +110,12 @@ relay_start(struct tls_conn *tc, int fd, int pairfd, unsigned long long id,
 	r->r_id = id;
 	r->r_peer = *peer;
 	r->r_tc = tc;
-	r->r_ssl = tls_conn_ssl(tc);
 	/*
 	 * Idle sessions give their record buffers back (a few thousand wait
 	 * in AUTHORIZATION); a relay moving megabytes keeps them rather than
 	 * allocate and free one for every record.
 	 */
-	SSL_clear_mode(r->r_ssl, SSL_MODE_RELEASE_BUFFERS);
+	tls_conn_keep_buffers(tc);
 	r->r_fd = fd;
 	r->r_pfd = pairfd;
 	event_assign(&r->r_cev, env->ps_base, fd, 0, relay_cb, r);
@@ -134,7 +138,7 @@ relay_cb(evutil_socket_t fd, short what, void *arg)
 	if (r->r_flags & RF_CLOSED)
 		return;
 	if (what & EV_TIMEOUT) {
-		relay_close(r, (r->r_flags & RF_CSHUT) ? "done" : "idle");
+		relay_close(r, (r->r_flags & RF_CSHUT) ? RELAY_DONE : RELAY_IDLE);
 		return;
 	}
 	relay_pump(r);
@@ -153,28 +157,16 @@ relay_kick(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * The error of an SSL call that returned r: 0 with *want set for "not
- * now", 1 for the end of the client's input, -1 for a broken connection.
+ * After a TLS call returned -1: 0 with *want set for "not now", -1 for
+ * a broken connection.
  */
 static int
-relay_ssl_error(struct relay *r, int ret, short *want)
+relay_tls_error(struct relay *r, short *want)
 {
-	switch (SSL_get_error(r->r_ssl, ret)) {
-	case SSL_ERROR_WANT_READ:
-		*want = EV_READ;
-		return 0;
-	case SSL_ERROR_WANT_WRITE:
-		*want = EV_WRITE;
-		return 0;
-	case SSL_ERROR_ZERO_RETURN:
-		return 1;
-	case SSL_ERROR_SYSCALL:
-		if (errno == 0)
-			return 1;
-		break;
-	}
-	ERR_clear_error();
-	return -1;
+	if (errno != EAGAIN && errno != EINTR)
+		return -1;
+	*want = tls_conn_wants(r->r_tc);
+	return 0;
 }
 
 /*
@@ -184,16 +176,14 @@ relay_ssl_error(struct relay *r, int ret, short *want)
 static int
 relay_round(struct relay *r)
 {
-	ssize_t	 n;
-	int	 moved = 0, ret;
+	ssize_t	 n, ret;
+	int	 moved = 0;
 	size_t	 room;
 
 	/* Client to popit. */
 	if (!(r->r_flags & RF_CEOF) && r->r_uplen < sizeof(r->r_up)) {
-		ERR_clear_error();
-		errno = 0;
-		ret = SSL_read(r->r_ssl, r->r_up + r->r_uplen,
-		    (int)(sizeof(r->r_up) - r->r_uplen));
+		ret = tls_conn_read(r->r_tc, r->r_up + r->r_uplen,
+		    sizeof(r->r_up) - r->r_uplen);
 		if (ret > 0) {
 			r->r_upbytes += ret;
 			if (r->r_flags & RF_PGONE)
@@ -201,16 +191,12 @@ relay_round(struct relay *r)
 			else
 				r->r_uplen += ret;
 			moved = 1;
-		} else {
-			switch (relay_ssl_error(r, ret, &r->r_rwant)) {
-			case 1:
-				r->r_flags |= RF_CEOF;
-				moved = 1;
-				break;
-			case -1:
-				relay_close(r, "client read error");
-				return -1;
-			}
+		} else if (ret == 0) {
+			r->r_flags |= RF_CEOF;
+			moved = 1;
+		} else if (relay_tls_error(r, &r->r_rwant) == -1) {
+			relay_close(r, RELAY_CREAD);
+			return -1;
 		}
 	}
 	if (r->r_uplen > 0) {
@@ -253,10 +239,8 @@ relay_round(struct relay *r)
 		}
 	}
 	if (r->r_downlen > 0) {
-		ERR_clear_error();
-		errno = 0;
-		ret = SSL_write(r->r_ssl, r->r_down + r->r_downoff,
-		    (int)r->r_downlen);
+		ret = tls_conn_write(r->r_tc, r->r_down + r->r_downoff,
+		    r->r_downlen);
 		if (ret > 0) {
 			r->r_downoff += ret;
 			r->r_downlen -= ret;
@@ -264,24 +248,22 @@ relay_round(struct relay *r)
 			if (r->r_downlen == 0)
 				r->r_downoff = 0;
 			moved = 1;
-		} else if (relay_ssl_error(r, ret, &r->r_wwant) != 0) {
-			relay_close(r, "client write error");
+		} else if (ret == 0 || relay_tls_error(r, &r->r_wwant) == -1) {
+			relay_close(r, RELAY_CWRITE);
 			return -1;
 		}
 	}
 	if ((r->r_flags & RF_PEOF) && r->r_downlen == 0 &&
 	    !(r->r_flags & RF_CSHUT)) {
 		/* popit is done: say so, then wait for the client's close. */
-		ERR_clear_error();
-		(void)SSL_shutdown(r->r_ssl);
-		ERR_clear_error();
+		tls_conn_close_notify(r->r_tc);
 		(void)shutdown(r->r_fd, SHUT_WR);
 		r->r_flags |= RF_CSHUT;
 		r->r_cwhat = 0;		/* re-armed with the linger */
 		moved = 1;
 	}
 	if ((r->r_flags & RF_CSHUT) && (r->r_flags & RF_CEOF)) {
-		relay_close(r, "done");
+		relay_close(r, RELAY_DONE);
 		return -1;
 	}
 	return moved;
@@ -359,9 +341,23 @@ relay_arm(struct relay *r, int moved)
 	relay_set(r, &r->r_pev, r->r_pfd, &r->r_pwhat, pw, NULL);
 }
 
+/* How an end is logged (relay=…). */
+static const char *
+relay_strend(enum relay_end end)
+{
+	switch (end) {
+	case RELAY_DONE:	return "done";
+	case RELAY_IDLE:	return "idle";
+	case RELAY_CREAD:	return "client read error";
+	case RELAY_CWRITE:	return "client write error";
+	case RELAY_SHUTDOWN:	return "shutdown";
+	}
+	return "?";
+}
+
 /* The one way out: close both sides, log, free later. */
 static void
-relay_close(struct relay *r, const char *reason)
+relay_close(struct relay *r, enum relay_end end)
 {
 	char	 ip[64];
 
@@ -369,24 +365,23 @@ relay_close(struct relay *r, const char *reason)
 		return;
 	r->r_flags |= RF_CLOSED;
 	log_info("session=%llx ip=%s relay=%s up=%llu down=%llu", r->r_id,
-	    addrkey_ntop(&r->r_peer, ip, sizeof(ip)), reason,
+	    addrkey_ntop(&r->r_peer, ip, sizeof(ip)), relay_strend(end),
 	    (unsigned long long)r->r_upbytes,
 	    (unsigned long long)r->r_downbytes);
 	event_del(&r->r_cev);
 	event_del(&r->r_pev);
 	event_del(&r->r_kick);
 	/* close_notify only after a clean end; a reset one gets nothing. */
-	if (strcmp(reason, "done") == 0)
+	if (end == RELAY_DONE)
 		tls_conn_free(r->r_tc);
 	else
 		tls_conn_release(r->r_tc);
 	r->r_tc = NULL;
-	r->r_ssl = NULL;
 	close(r->r_fd);
 	close(r->r_pfd);
 	TAILQ_REMOVE(&relays, r, r_entry);
 	env->ps_nrelays--;
-	drain_check();
+	env->ps_collect();	/* the last one, when draining? */
 
 	TAILQ_INSERT_TAIL(&relay_dead, r, r_entry);
 	if (relay_reaper == NULL)
@@ -419,7 +414,7 @@ relay_close_all(void)
 	struct relay	*r;
 
 	while ((r = TAILQ_FIRST(&relays)) != NULL)
-		relay_close(r, "shutdown");
+		relay_close(r, RELAY_SHUTDOWN);
 	relay_reap(-1, 0, NULL);
 	if (relay_reaper != NULL) {
 		event_free(relay_reaper);

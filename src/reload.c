@@ -17,7 +17,6 @@
 #include <event2/event.h>
 
 #include "config.h"
-#include "drain.h"
 #include "listener.h"
 #include "log.h"
 #include "loginfo.h"
@@ -201,7 +200,7 @@ reload_config(void)
 		userdb_close(db);
 		goto fail;
 	}
-	if (!drain_active() && listener_reconfigure(cf) == -1) {
+	if (!listener_draining() && listener_reconfigure(cf) == -1) {
 		log_warnx("reload: cannot listen on every address, the "
 		    "configuration in force stays");
 		userdb_close(db);
@@ -219,7 +218,7 @@ reload_config(void)
 	userdb_close(olddb);	/* closed now, or after its last queued check */
 	reload_set_timelimit(cf->cf_timelimit);
 	listener_update();
-	drain_reconfigure();
+	listener_autoclose_reset();
 	reload_account(old, cf);
 	config_free(old);
 	config_msgs_free(&msgs);

@@ -1,29 +1,23 @@
 /*
- * POP3 AUTHORIZATION sessions (SPEC §3): greeting, USER/PASS, APOP, CAPA,
- * QUIT, the failure delay and the idle limit, all on the event loop.
+ * POP3 AUTHORIZATION sessions: greeting, USER/PASS, APOP, AUTH PLAIN,
+ * CAPA, STLS, QUIT, the failure delay and the PROXY header a trusted
+ * peer may send first, all on the event loop. How the bytes move, lines
+ * are read and time limits kept is the transport's business (sio.c):
+ * this file hears of it as events and decides what they mean.
  *
- * Input is never read past the end of a command: each line is found with
- * MSG_PEEK and then read exactly, so whatever the client pipelines after a
- * successful PASS stays in the kernel for popit (SPEC §5). The start of a
- * line whose end has not come yet is read into a small buffer, never left
- * in the kernel: the socket buffer holding it could stay charged in full,
- * with the receive window shut, and the rest of the line would never come.
- * Bytes move through a struct session_io chosen per session (the plain
- * socket, TLS, or a driver without a socket): one indirect call, and no
- * extra system call or allocation, for each.
- *
- * SPEC §9 lives here too: STLS and implicit TLS (bindtls) with handshakes
- * on the loop, AUTH PLAIN, the PROXY header a trusted peer may send first,
- * and plaintext 0. Under TLS the same rule holds inside the record layer:
- * SSL_peek finds the line, SSL_read takes exactly it, and whatever was
- * decrypted past a login stays in OpenSSL's buffer, where the relay
- * (relay.c) finds it first and passes it to popit.
+ * Whatever a client pipelines after a successful PASS stays unread for
+ * popit: the transport never reads past the end of a command, and once a
+ * login is good no more lines are asked for. STLS and implicit TLS
+ * (bindtls) run their handshakes on the loop; plaintext logins are
+ * refused off loopback unless plaintext 1 (docs/security.md).
  */
 
 #include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,18 +31,17 @@
 #include "apop.h"
 #include "auth.h"
 #include "config.h"
-#include "drain.h"
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
 #include "penalty.h"
 #include "pop3.h"
-#include "state.h"
 #include "proxy.h"
-#include "relay.h"
 #include "reply.h"
 #include "sasl.h"
 #include "session.h"
+#include "sio.h"
+#include "state.h"
 #include "tls.h"
 #include "userdb.h"
 
@@ -61,10 +54,9 @@
 #define SF_IMPLICIT	0x02	/* from a bindtls listener */
 #define SF_PROXY	0x04	/* trusted peer: a PROXY header may come */
 #define SF_REJECT	0x08	/* over sameaddrmax: say so, then close */
-#define SF_PARTBIG	0x10	/* s_part holds a SASL line */
 
 enum session_state {
-	S_PROXY,		/* bindtls, trusted peer: a PROXY header first? */
+	S_PROXY,		/* trusted peer: a PROXY header first? */
 	S_HANDSHAKE,		/* TLS handshake (bindtls, or after STLS) */
 	S_USER,			/* waiting for USER or APOP */
 	S_PASS,			/* USER given, waiting for PASS */
@@ -76,72 +68,76 @@ enum session_state {
 	S_CLOSED,		/* waiting to be freed */
 };
 
+/* The states in which commands are read, as a mask. */
+#define ST(s)		(1u << (s))
+#define ST_COMMAND	(ST(S_USER) | ST(S_PASS))
+
+/*
+ * The transport comes first: its event's argument is then the session's
+ * own address, which is how the fuzz driver finds a session's events.
+ */
 struct session {
+	struct sio		 s_sio;		/* the transport */
 	TAILQ_ENTRY(session)	 s_entry;
-	struct event		 s_ev;		/* read, write or timer */
 	unsigned long long	 s_id;
-	int			 s_fd;
-	const struct session_io	*s_io;		/* how bytes move */
-	void			*s_io_arg;
 	enum session_state	 s_state;
 	unsigned char		 s_fails;
 	unsigned char		 s_handed_off;	/* addrtab slot moved to popit */
 	unsigned char		 s_flags;	/* SF_* */
-	unsigned short		 s_outlen;	/* unsent bytes in s_out */
-	struct timeval		 s_idle_since;	/* waiting for a command since */
-	struct timeval		 s_started;	/* handshake, PROXY wait since */
 	struct addrkey		 s_peer;
 	char			*s_user;	/* after USER */
 	char			*s_timestamp;	/* APOP challenge */
-	char			*s_out;
-	char			*s_part;	/* start of an unfinished line */
-	unsigned short		 s_partlen;	/* bytes in s_part */
 	struct auth_job		*s_job;		/* while S_CHECKING */
 	const char		*s_why;		/* close reason after S_FLUSH */
 };
 
 TAILQ_HEAD(sessionq, session);
 
+/* sc_flags */
+#define SC_SECRET	0x01	/* arguments never reach a log */
+#define SC_LOGIN	0x02	/* logs in: refused where login is not allowed */
+
+/*
+ * A command: the states it may come in (else REPLY_NEED_USER), what it
+ * is, and how it runs once session_line() has checked all that.
+ */
 struct session_cmd {
 	enum pop3_cmd	 sc_cmd;
-	int		 sc_secret;	/* arguments never reach a log */
+	unsigned int	 sc_states;	/* ST() mask */
+	unsigned char	 sc_flags;	/* SC_* */
 	void		(*sc_run)(struct session *, const struct pop3_line *);
 };
 
-static ssize_t	 plain_peek(void *, int, void *, size_t);
-static ssize_t	 plain_read(void *, int, void *, size_t);
-static ssize_t	 plain_write(void *, int, const void *, size_t);
 static void	 session_io_release(int, const struct session_io *, void *);
 static struct session *session_alloc(int, const struct addrkey *,
 		    const struct session_io *, void *);
+static void	 session_event(struct sio *, enum sio_event, const char *,
+		    size_t);
+static void	 session_enter_state(struct session *, enum session_state);
+static void	 session_log(const struct session *, int, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
 static int	 session_greet(struct session *);
-static void	 session_reject(struct session *);
+static void	 session_reject(struct session *, const char *);
 static int	 session_over_limit(unsigned int);
 static int	 session_login_ok(const struct session *);
 static unsigned int session_capa_flags(const struct session *);
+static void	 session_proxy(struct session *);
 static int	 session_proxy_read(struct session *);
-static void	 session_proxy_step(struct session *);
-static int	 session_arm_deadline(struct session *, short, int,
-		    const char *);
 static void	 session_tls_start(struct session *);
-static void	 session_tls_step(struct session *);
+static void	 session_tls_ready(struct session *);
 static int	 session_tls_secs(void);
+static void	 session_resume(struct session *);
+static void	 session_answer(struct session *, enum reply);
+static void	 session_drained(struct session *);
+static void	 session_timer(struct session *);
+static const char *session_timeout_reason(const struct session *,
+		    enum sio_event);
+static void	 session_forget_user(struct session *);
 static void	 session_sasl_line(struct session *, const char *, size_t);
 static void	 session_sasl_plain(struct session *, const char *, size_t);
-static void	 session_io(evutil_socket_t, short, void *);
-static void	 session_delay_done(evutil_socket_t, short, void *);
-static void	 session_reap(evutil_socket_t, short, void *);
-static void	 session_read(struct session *);
 static void	 session_line(struct session *, const char *, size_t);
-static void	 session_want_read(struct session *);
-static void	 session_clock(struct timeval *);
-static void	 session_idle_arm(struct session *);
-static void	 session_want_write(struct session *);
-static void	 session_want_timer(struct session *, int,
-		    void (*)(evutil_socket_t, short, void *));
-static void	 session_check_timeout(evutil_socket_t, short, void *);
-static void	 session_tempfail(struct session *, enum reply);
-static int	 session_send(struct session *, const char *, size_t);
+static void	 session_check_timeout(struct session *);
+static void	 session_delay_done(struct session *);
 static int	 session_reply(struct session *, enum reply);
 static void	 session_close(struct session *, const char *);
 static void	 session_finish(struct session *, enum reply, const char *);
@@ -150,7 +146,7 @@ static void	 session_auth(struct session *, const char *, size_t,
 static void	 session_auth_done(struct work *);
 static void	 session_fail(struct session *, const char *, const char *);
 static void	 session_login(struct session *, struct auth_job *);
-static const char *session_ip(const struct session *, char *, size_t);
+static void	 session_reap(evutil_socket_t, short, void *);
 static const char *session_strstate(enum session_state);
 static void	 session_cmd_user(struct session *, const struct pop3_line *);
 static void	 session_cmd_pass(struct session *, const struct pop3_line *);
@@ -162,27 +158,27 @@ static void	 session_cmd_auth(struct session *, const struct pop3_line *);
 static void	 session_cmd_notauthed(struct session *,
 		    const struct pop3_line *);
 
+/*
+ * AUTH is no SC_LOGIN command: alone it lists the mechanisms, and only
+ * AUTH PLAIN is refused where login is not allowed (session_cmd_auth).
+ */
 static const struct session_cmd session_cmds[] = {
-	{ POP3_CMD_USER, 0, session_cmd_user },
-	{ POP3_CMD_PASS, 1, session_cmd_pass },
-	{ POP3_CMD_APOP, 1, session_cmd_apop },
-	{ POP3_CMD_CAPA, 0, session_cmd_capa },
-	{ POP3_CMD_QUIT, 0, session_cmd_quit },
-	{ POP3_CMD_AUTH, 1, session_cmd_auth },
-	{ POP3_CMD_STLS, 0, session_cmd_stls },
-	{ POP3_CMD_NOOP, 0, session_cmd_notauthed },
-	{ POP3_CMD_STAT, 0, session_cmd_notauthed },
-	{ POP3_CMD_LIST, 0, session_cmd_notauthed },
-	{ POP3_CMD_RETR, 0, session_cmd_notauthed },
-	{ POP3_CMD_DELE, 0, session_cmd_notauthed },
-	{ POP3_CMD_RSET, 0, session_cmd_notauthed },
-	{ POP3_CMD_TOP, 0, session_cmd_notauthed },
-	{ POP3_CMD_UIDL, 0, session_cmd_notauthed },
-	{ POP3_CMD_LAST, 0, session_cmd_notauthed },
-};
-
-const struct session_io session_io_plain = {
-	"plain", plain_peek, plain_read, plain_write, NULL, NULL
+	{ POP3_CMD_USER, ST_COMMAND, SC_LOGIN, session_cmd_user },
+	{ POP3_CMD_PASS, ST(S_PASS), SC_LOGIN | SC_SECRET, session_cmd_pass },
+	{ POP3_CMD_APOP, ST_COMMAND, SC_LOGIN | SC_SECRET, session_cmd_apop },
+	{ POP3_CMD_CAPA, ST_COMMAND, 0, session_cmd_capa },
+	{ POP3_CMD_QUIT, ST_COMMAND, 0, session_cmd_quit },
+	{ POP3_CMD_AUTH, ST_COMMAND, SC_SECRET, session_cmd_auth },
+	{ POP3_CMD_STLS, ST_COMMAND, 0, session_cmd_stls },
+	{ POP3_CMD_NOOP, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_STAT, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_LIST, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_RETR, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_DELE, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_RSET, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_TOP, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_UIDL, ST_COMMAND, 0, session_cmd_notauthed },
+	{ POP3_CMD_LAST, ST_COMMAND, 0, session_cmd_notauthed },
 };
 
 static struct sessionq	 sessions = TAILQ_HEAD_INITIALIZER(sessions);
@@ -192,38 +188,12 @@ static unsigned long long session_nextid;
 static unsigned long	 session_apop_counter;
 static unsigned int	 session_nchecking;
 
-/* Plain socket: show pending input without consuming it. */
-static ssize_t
-plain_peek(void *arg, int fd, void *buf, size_t len)
+/* The session a transport belongs to. */
+static struct session *
+session_of(struct sio *sio)
 {
-	(void)arg;
-	return recv(fd, buf, len, MSG_PEEK | MSG_DONTWAIT);
-}
-
-/* Plain socket: consume input that plain_peek showed. */
-static ssize_t
-plain_read(void *arg, int fd, void *buf, size_t len)
-{
-	(void)arg;
-	return recv(fd, buf, len, MSG_DONTWAIT);
-}
-
-/* Plain socket: send without blocking and without SIGPIPE. */
-static ssize_t
-plain_write(void *arg, int fd, const void *buf, size_t len)
-{
-	(void)arg;
-	return send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-/* Release a transport that no session holds (any more). */
-static void
-session_io_release(int fd, const struct session_io *io, void *io_arg)
-{
-	if (io->io_free != NULL)
-		io->io_free(io_arg);
-	if (fd != -1)
-		close(fd);
+	return (struct session *)(void *)((char *)sio -
+	    offsetof(struct session, s_sio));
 }
 
 /* The name of a state, for debug logs. */
@@ -245,7 +215,10 @@ session_strstate(enum session_state st)
 	return "?";
 }
 
-/* Enter a new state; every transition is logged when debugging. */
+/*
+ * Enter a new state; every transition is logged when debugging. A SASL
+ * response may be longer than a command (RFC 5034 §4).
+ */
 static void
 session_enter_state(struct session *s, enum session_state st)
 {
@@ -256,13 +229,32 @@ session_enter_state(struct session *s, enum session_state st)
 	log_debug("session=%llx %s -> %s", s->s_id,
 	    session_strstate(s->s_state), session_strstate(st));
 	s->s_state = st;
+	sio_linemax(&s->s_sio, st == S_SASL ? POP3_SASL_LINE_MAX :
+	    POP3_LINE_MAX);
 }
 
-/* The client's address as text. */
-static const char *
-session_ip(const struct session *s, char *buf, size_t bufsz)
+/*
+ * One line about the session at syslog priority pri: "session=… ip=…",
+ * then user="…" when user is not NULL (escaped here), then the message.
+ */
+static void
+session_log(const struct session *s, int pri, const char *user,
+    const char *fmt, ...)
 {
-	return addrkey_ntop(&s->s_peer, buf, bufsz);
+	char	 msg[1024], ip[64], esc[128];
+	va_list	 ap;
+
+	if (pri == LOG_DEBUG && !log_getverbose())
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	addrkey_ntop(&s->s_peer, ip, sizeof(ip));
+	if (user != NULL)
+		log_msg(pri, "session=%llx ip=%s user=\"%s\" %s", s->s_id, ip,
+		    log_escape(esc, sizeof(esc), user, strlen(user)), msg);
+	else
+		log_msg(pri, "session=%llx ip=%s %s", s->s_id, ip, msg);
 }
 
 /*
@@ -293,12 +285,12 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	addrkey_set_prefix(&key, env->ps_conf->cf_ipv6prefix);
 	trusted = config_is_trusted(env->ps_conf, peer);
 	if (!tls && !trusted) {
-		(void)session_start(fd, &key, &session_io_plain, NULL);
+		(void)session_start(fd, &key, &sio_plain, NULL);
 		return;
 	}
 	env->ps_stats.st_accepted++;
 	n = addrtab_inc(env->ps_addrs, &key);
-	if ((s = session_alloc(fd, &key, &session_io_plain, NULL)) == NULL)
+	if ((s = session_alloc(fd, &key, &sio_plain, NULL)) == NULL)
 		return;
 	if (trusted)
 		s->s_flags |= SF_PROXY;
@@ -311,8 +303,8 @@ session_accept(int fd, const struct sockaddr *peer, socklen_t peerlen,
 	s->s_flags |= SF_IMPLICIT;
 	if (trusted) {
 		session_enter_state(s, S_PROXY);
-		session_clock(&s->s_started);
-		session_proxy_step(s);
+		sio_wait_input(&s->s_sio);
+		session_proxy(s);
 	} else
 		session_tls_start(s);
 }
@@ -355,6 +347,16 @@ session_start(int fd, const struct addrkey *key, const struct session_io *io,
 	return s;
 }
 
+/* Release a transport that no session holds. */
+static void
+session_io_release(int fd, const struct session_io *io, void *io_arg)
+{
+	if (io->io_free != NULL)
+		io->io_free(io_arg);
+	if (fd != -1)
+		close(fd);
+}
+
 /*
  * A new session on fd for a client already counted under key; on
  * failure the count is taken back and the transport released.
@@ -372,12 +374,9 @@ session_alloc(int fd, const struct addrkey *key, const struct session_io *io,
 		return NULL;
 	}
 	s->s_id = ++session_nextid;
-	s->s_fd = fd;
-	s->s_io = io;
-	s->s_io_arg = io_arg;
+	sio_init(&s->s_sio, fd, io, io_arg, session_event, POP3_LINE_MAX);
 	s->s_peer = *key;
 	s->s_state = S_USER;
-	event_assign(&s->s_ev, env->ps_base, -1, 0, session_io, s);
 	TAILQ_INSERT_TAIL(&sessions, s, s_entry);
 	env->ps_nsessions++;
 	listener_update();
@@ -386,13 +385,14 @@ session_alloc(int fd, const struct addrkey *key, const struct session_io *io,
 
 /*
  * Greet the client (with the APOP challenge when APOP is on) and wait
- * for its first command. -1 if the session was closed.
+ * for its first command: a trusted peer's first bytes may be a PROXY
+ * header. -1 if the session was closed.
  */
 static int
 session_greet(struct session *s)
 {
 	const struct config	*cf = env->ps_conf;
-	char			 greeting[256], ip[64];
+	char			 greeting[256];
 	int			 len;
 
 	if (s->s_state != S_USER)
@@ -410,44 +410,207 @@ session_greet(struct session *s)
 			return -1;
 		}
 	}
-	log_debug("session=%llx ip=%s connected%s", s->s_id,
-	    session_ip(s, ip, sizeof(ip)), s->s_flags & SF_TLS ? " tls" : "");
+	session_log(s, LOG_DEBUG, NULL, "connected%s",
+	    s->s_flags & SF_TLS ? " tls" : "");
+	if (s->s_flags & SF_PROXY)	/* the header is the first thing read */
+		session_enter_state(s, S_PROXY);
 
 	len = reply_greeting(greeting, sizeof(greeting), s->s_timestamp);
-	if (len == -1 || session_send(s, greeting, len) == -1)
+	if (len == -1 || sio_send(&s->s_sio, greeting, len) == -1)
 		return -1;
-	if (s->s_outlen == 0) {
-		session_want_read(s);
+	if (sio_pending(&s->s_sio))
+		return 0;
+	if (s->s_state == S_PROXY)
+		sio_wait_input(&s->s_sio);
+	else {
+		sio_wait_lines(&s->s_sio);
 		/* After a handshake the first command may be here already. */
 		if (s->s_flags & SF_TLS)
-			session_read(s);
+			sio_read_lines(&s->s_sio);
 	}
 	return 0;
 }
 
 /*
  * Over sameaddrmax, found once the client's address or its TLS were
- * known: say so and close.
+ * known: say so and close (tls: before the handshake, no word at all).
  */
 static void
-session_reject(struct session *s)
+session_reject(struct session *s, const char *tls)
 {
-	char	 ip[64];
-
 	env->ps_stats.st_rejected_sameaddr++;
-	log_info("session=%llx ip=%s result=rejected reason=sameaddrmax "
-	    "count=%u", s->s_id, session_ip(s, ip, sizeof(ip)),
-	    addrtab_get(env->ps_addrs, &s->s_peer) - 1);
-	session_finish(s, REPLY_TEMP_SAMEADDR, NULL);
+	session_log(s, LOG_INFO, NULL, "result=rejected reason=sameaddrmax "
+	    "count=%u%s", addrtab_get(env->ps_addrs, &s->s_peer) - 1,
+	    tls != NULL ? tls : "");
+	if (tls != NULL)
+		session_close(s, NULL);
+	else
+		session_finish(s, REPLY_TEMP_SAMEADDR, NULL);
 }
 
 /*
- * The first bytes of a trusted peer: a PROXY header, or not. A whole
- * header is consumed exactly, and its address becomes the client's for
- * everything (sameaddrmax, the penalty, logs, REMOTE_ADDR, accounting).
- * Returns 1 when decided (SF_PROXY is then clear; SF_REJECT set if the
- * client is over sameaddrmax), 0 when nothing came yet, 2 when a header
- * has begun and the rest must come, -1 if closed.
+ * Events from the transport. The idle limit and the deadlines, the end
+ * of the input and a broken transport close the session here; the rest
+ * goes where the state says.
+ */
+static void
+session_event(struct sio *sio, enum sio_event ev, const char *data,
+    size_t len)
+{
+	struct session	*s = session_of(sio);
+	char		 esc[256];
+
+	switch (ev) {
+	case SIO_LINE:
+		if (s->s_state == S_SASL)
+			session_sasl_line(s, data, len);
+		else
+			session_line(s, data, len);
+		break;
+	case SIO_INPUT:
+		session_proxy(s);
+		break;
+	case SIO_DRAINED:
+		session_drained(s);
+		break;
+	case SIO_TLSREADY:
+		session_tls_ready(s);
+		break;
+	case SIO_TLSFAIL:
+		env->ps_stats.st_tls_failed++;
+		session_log(s, LOG_INFO, NULL, "tls handshake failed: %s",
+		    log_escape(esc, sizeof(esc), data, len));
+		session_close(s, "tls failed");
+		break;
+	case SIO_TOOLONG:
+		session_finish(s, REPLY_TOO_LONG, "line too long");
+		break;
+	case SIO_TIMER:
+		session_timer(s);
+		break;
+	case SIO_TIMEOUT:
+	case SIO_DEADLINE:
+		env->ps_stats.st_timeouts++;
+		session_close(s, session_timeout_reason(s, ev));
+		break;
+	case SIO_EOF:
+		session_close(s, "eof");
+		break;
+	case SIO_ERROR:
+		session_close(s, data);
+		break;
+	}
+}
+
+/* What the log calls a timeout in this state. */
+static const char *
+session_timeout_reason(const struct session *s, enum sio_event ev)
+{
+	if (s->s_state == S_HANDSHAKE)
+		return "tls timeout";
+	if (s->s_state == S_PROXY && ev == SIO_DEADLINE)
+		return "proxy timeout";
+	return "timeout";
+}
+
+/* The reply is written: what the state waited for comes next. */
+static void
+session_drained(struct session *s)
+{
+	switch (s->s_state) {
+	case S_FLUSH:
+		session_close(s, s->s_why);
+		break;
+	case S_STLS:
+		session_tls_start(s);
+		break;
+	case S_PROXY:
+		sio_wait_input(&s->s_sio);
+		session_proxy(s);
+		break;
+	default:
+		session_resume(s);
+		break;
+	}
+}
+
+/* Read the next commands, with the idle limit counted from now. */
+static void
+session_resume(struct session *s)
+{
+	sio_wait_lines(&s->s_sio);
+	sio_read_lines(&s->s_sio);
+}
+
+/*
+ * Back in S_USER from outside the reader (a worker's answer, a timer):
+ * answer r, then read the next commands once it is written.
+ */
+static void
+session_answer(struct session *s, enum reply r)
+{
+	session_enter_state(s, S_USER);
+	if (session_reply(s, r) == 0 && !sio_pending(&s->s_sio))
+		session_resume(s);
+}
+
+/* The timer of S_CHECKING (the check's deadline) or S_DELAY. */
+static void
+session_timer(struct session *s)
+{
+	if (s->s_state == S_CHECKING)
+		session_check_timeout(s);
+	else if (s->s_state == S_DELAY)
+		session_delay_done(s);
+}
+
+/*
+ * S_PROXY: the first bytes of a trusted peer, a PROXY header or not. On
+ * a bindtls listener the handshake comes next, within the time one may
+ * take; on a plain one the commands (the greeting is out), and a header
+ * that has begun has SESSION_PROXY_SECS to end, while nothing at all is
+ * a client that thinks, under the idle limit.
+ */
+static void
+session_proxy(struct session *s)
+{
+	int	 implicit = s->s_flags & SF_IMPLICIT;
+
+	switch (session_proxy_read(s)) {
+	case -1:
+		return;
+	case 0:
+		if (implicit)
+			(void)sio_deadline(&s->s_sio, EV_READ | EV_ET,
+			    session_tls_secs());
+		else
+			sio_idle(&s->s_sio);
+		return;
+	case 2:
+		(void)sio_deadline(&s->s_sio, EV_READ | EV_ET, implicit ?
+		    session_tls_secs() : SESSION_PROXY_SECS);
+		return;
+	}
+	s->s_flags &= ~SF_PROXY;
+	if (implicit) {
+		session_tls_start(s);
+		return;
+	}
+	if (s->s_flags & SF_REJECT) {
+		session_reject(s, NULL);
+		return;
+	}
+	session_enter_state(s, S_USER);
+	session_resume(s);
+}
+
+/*
+ * Read a PROXY header, or find there is none. A whole header is consumed
+ * exactly, and its address becomes the client's for everything
+ * (sameaddrmax, the penalty, logs, REMOTE_ADDR, accounting). Returns 1
+ * when decided (SF_REJECT set if the client is over sameaddrmax), 0 when
+ * nothing came yet, 2 when a header has begun and the rest must come, -1
+ * if closed.
  */
 static int
 session_proxy_read(struct session *s)
@@ -458,7 +621,7 @@ session_proxy_read(struct session *s)
 	char			 from[64], ip[64];
 	ssize_t			 n, len;
 
-	n = s->s_io->io_peek(s->s_io_arg, s->s_fd, buf, sizeof(buf));
+	n = sio_peek(&s->s_sio, buf, sizeof(buf));
 	if (n == 0) {
 		session_close(s, "eof");
 		return -1;
@@ -471,21 +634,18 @@ session_proxy_read(struct session *s)
 	}
 	if ((len = proxy_parse(buf, n, &ph)) == 0)
 		return 2;
-	if (len == PROXY_NOT) {
-		s->s_flags &= ~SF_PROXY;
+	if (len == PROXY_NOT)
 		return 1;
-	}
 	if (len == PROXY_BAD) {
 		session_close(s, "bad PROXY header");
 		return -1;
 	}
-	if (s->s_io->io_read(s->s_io_arg, s->s_fd, buf, len) != len) {
+	if (sio_take(&s->s_sio, buf, len) != len) {
 		session_close(s, "read error");
 		return -1;
 	}
-	s->s_flags &= ~SF_PROXY;
 	env->ps_stats.st_proxied++;
-	session_ip(s, from, sizeof(from));
+	addrkey_ntop(&s->s_peer, from, sizeof(from));
 	if (ph.ph_local ||
 	    addrkey_from_sockaddr(&key, (struct sockaddr *)&ph.ph_src) == -1) {
 		log_debug("session=%llx proxy=%s v%d local", s->s_id, from,
@@ -498,49 +658,8 @@ session_proxy_read(struct session *s)
 	if (session_over_limit(addrtab_inc(env->ps_addrs, &key)))
 		s->s_flags |= SF_REJECT;
 	log_debug("session=%llx proxy=%s v%d ip=%s", s->s_id, from,
-	    ph.ph_version, session_ip(s, ip, sizeof(ip)));
+	    ph.ph_version, addrkey_ntop(&s->s_peer, ip, sizeof(ip)));
 	return 1;
-}
-
-/* bindtls from a trusted peer: a PROXY header, then the handshake. */
-static void
-session_proxy_step(struct session *s)
-{
-	switch (session_proxy_read(s)) {
-	case -1:
-		return;
-	case 0:
-	case 2:
-		(void)session_arm_deadline(s, EV_READ, session_tls_secs(),
-		    "proxy timeout");
-		return;
-	}
-	session_tls_start(s);
-}
-
-/*
- * Wait for what on the socket, at most seconds after s_started; past
- * that the session is closed with reason. -1 if it was.
- */
-static int
-session_arm_deadline(struct session *s, short what, int seconds,
-    const char *reason)
-{
-	struct timeval	 now, spent, left, limit = { seconds, 0 };
-
-	session_clock(&now);
-	evutil_timersub(&now, &s->s_started, &spent);
-	if (!evutil_timercmp(&spent, &limit, <)) {
-		env->ps_stats.st_timeouts++;
-		session_close(s, reason);
-		return -1;
-	}
-	evutil_timersub(&limit, &spent, &left);
-	event_del(&s->s_ev);
-	event_assign(&s->s_ev, env->ps_base, s->s_fd, what | EV_PERSIST,
-	    session_io, s);
-	event_add(&s->s_ev, &left);
-	return 0;
 }
 
 /* The time a TLS handshake may take: 30 s, or timelimit if shorter. */
@@ -562,364 +681,98 @@ static void
 session_tls_start(struct session *s)
 {
 	struct tls_conn	*tc;
-	char		 ip[64];
 
 	if (s->s_flags & SF_REJECT) {
-		env->ps_stats.st_rejected_sameaddr++;
-		log_info("session=%llx ip=%s result=rejected reason=sameaddrmax "
-		    "count=%u tls=refused-before-handshake", s->s_id,
-		    session_ip(s, ip, sizeof(ip)),
-		    addrtab_get(env->ps_addrs, &s->s_peer) - 1);
-		session_close(s, NULL);
+		session_reject(s, " tls=refused-before-handshake");
 		return;
 	}
-
-	if ((tc = tls_conn_new(s->s_fd)) == NULL) {
+	if ((tc = tls_conn_new(s->s_sio.sio_fd)) == NULL) {
 		session_close(s, "tls unavailable");
 		return;
 	}
-	session_io_release(-1, s->s_io, s->s_io_arg);
-	s->s_io = &tls_session_io;
-	s->s_io_arg = tc;
 	s->s_flags |= SF_TLS;
 	session_enter_state(s, S_HANDSHAKE);
-	session_clock(&s->s_started);
-	session_tls_step(s);
+	sio_starttls(&s->s_sio, &tls_session_io, tc, session_tls_secs());
 }
 
-/* The handshake, one step at a time; then the greeting or the next command. */
+/* The handshake is done: the greeting, or (after STLS) the next command. */
 static void
-session_tls_step(struct session *s)
+session_tls_ready(struct session *s)
 {
-	char	 why[256], esc[256], ip[64];
-	int	 r;
+	char	 desc[256];
 
-	r = tls_conn_handshake(s->s_io_arg, why, sizeof(why));
-	if (r == -1) {
-		env->ps_stats.st_tls_failed++;
-		log_info("session=%llx ip=%s tls handshake failed: %s",
-		    s->s_id, session_ip(s, ip, sizeof(ip)),
-		    log_escape(esc, sizeof(esc), why, strlen(why)));
-		session_close(s, "tls failed");
-		return;
-	}
-	if (r != 0) {
-		(void)session_arm_deadline(s, (short)r, session_tls_secs(),
-		    "tls timeout");
-		return;
-	}
 	env->ps_stats.st_tls++;
 	log_debug("session=%llx tls %s", s->s_id,
-	    tls_conn_describe(s->s_io_arg, why, sizeof(why)));
+	    tls_conn_describe(s->s_sio.sio_arg, desc, sizeof(desc)));
 	if (s->s_flags & SF_IMPLICIT) {
 		(void)session_greet(s);
 		return;
 	}
 	/* After STLS: the client speaks next (RFC 2595 §4). */
 	session_enter_state(s, S_USER);
-	session_want_read(s);
-	session_read(s);
+	session_resume(s);
 }
 
 /* Drive a session from outside its event: see session.h. */
 void
 session_ready(struct session *s, short what)
 {
-	session_io(s->s_fd, what, s);
+	sio_ready(&s->s_sio, what);
 }
 
 /*
- * Wait for a command, with the idle limit counted from now: the time the
- * server itself took (a slow check, faildelay) is not the client's.
+ * Parse one command line and run it from the command table, once the
+ * table's conditions hold: the arguments parse, a login is allowed here,
+ * and the state is one the command may come in.
  */
-static void
-session_want_read(struct session *s)
-{
-	session_clock(&s->s_idle_since);
-	event_del(&s->s_ev);
-	event_assign(&s->s_ev, env->ps_base, s->s_fd,
-	    EV_READ | EV_ET | EV_PERSIST, session_io, s);
-	event_add(&s->s_ev, env->ps_idle_tv);
-}
-
-/*
- * Wait until the unsent reply can be written: room in the socket, or
- * (TLS) input the transport must read before it can write on.
- */
-static void
-session_want_write(struct session *s)
-{
-	short	 what = EV_WRITE;
-
-	if (s->s_io->io_wants != NULL && s->s_outlen > 0)
-		what = s->s_io->io_wants(s->s_io_arg);
-	event_del(&s->s_ev);
-	event_assign(&s->s_ev, env->ps_base, s->s_fd, what | EV_PERSIST,
-	    session_io, s);
-	event_add(&s->s_ev, env->ps_idle_tv);
-}
-
-/*
- * Wait for seconds, reading nothing: the failure delay, or the deadline
- * of a check a worker has.
- */
-static void
-session_want_timer(struct session *s, int seconds,
-    void (*cb)(evutil_socket_t, short, void *))
-{
-	struct timeval	 tv = { seconds, 0 };
-
-	event_del(&s->s_ev);
-	event_assign(&s->s_ev, env->ps_base, -1, 0, cb, s);
-	event_add(&s->s_ev, &tv);
-}
-
-/* Socket events: input, room to write, or the idle limit. */
-static void
-session_io(evutil_socket_t fd, short what, void *arg)
-{
-	struct session	*s = arg;
-	ssize_t		 n;
-
-	(void)fd;
-	if (s->s_state == S_HANDSHAKE || s->s_state == S_PROXY) {
-		if (what & EV_TIMEOUT) {
-			env->ps_stats.st_timeouts++;
-			session_close(s, s->s_state == S_PROXY ?
-			    "proxy timeout" : "tls timeout");
-		} else if (s->s_state == S_PROXY)
-			session_proxy_step(s);
-		else
-			session_tls_step(s);
-		return;
-	}
-	if (what & EV_TIMEOUT) {
-		env->ps_stats.st_timeouts++;
-		/* s_started: a PROXY header has begun (session_read). */
-		session_close(s, (s->s_flags & SF_PROXY) &&
-		    timerisset(&s->s_started) ? "proxy timeout" : "timeout");
-		return;
-	}
-	/*
-	 * Room to write; or, with TLS, the socket state the transport waited
-	 * for: a write that had to read first, or a read that had to write.
-	 */
-	if ((what & EV_WRITE) || s->s_outlen > 0) {
-		if (s->s_outlen == 0)
-			goto read;	/* TLS wrote what a read needed */
-		n = s->s_io->io_write(s->s_io_arg, s->s_fd, s->s_out,
-		    s->s_outlen);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			if (s->s_io->io_wants != NULL)
-				session_want_write(s);
-			return;
-		}
-		if (n == -1) {
-			session_close(s, "write error");
-			return;
-		}
-		memmove(s->s_out, s->s_out + n, s->s_outlen - n);
-		s->s_outlen -= n;
-		if (s->s_outlen > 0)
-			return;
-		free(s->s_out);
-		s->s_out = NULL;
-		if (s->s_state == S_FLUSH) {
-			session_close(s, s->s_why);
-			return;
-		}
-		if (s->s_state == S_STLS) {
-			session_tls_start(s);
-			return;
-		}
-read:
-		session_want_read(s);
-		/* Edge-triggered: what arrived meanwhile raises no new edge. */
-		session_read(s);
-		return;
-	}
-	if (what & EV_READ)
-		session_read(s);
-}
-
-/* The monotonic clock, for the idle limit. */
-static void
-session_clock(struct timeval *tv)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	tv->tv_sec = ts.tv_sec;
-	tv->tv_usec = ts.tv_nsec / 1000;
-}
-
-/*
- * Still waiting for a command: time out when the idle limit, counted from
- * the start of the wait, is over. The persistent read event's own timeout
- * starts over at every wakeup, so a client sending a byte now and then
- * would otherwise never time out; bytes that are not yet a whole command
- * buy no time.
- */
-static void
-session_idle_arm(struct session *s)
-{
-	struct timeval	 now, idle, left;
-	struct timeval	 limit = { env->ps_conf->cf_timelimit, 0 };
-
-	if (limit.tv_sec <= 0)
-		return;
-	session_clock(&now);
-	evutil_timersub(&now, &s->s_idle_since, &idle);
-	if (!evutil_timercmp(&idle, &limit, <)) {
-		env->ps_stats.st_timeouts++;
-		session_close(s, "timeout");
-		return;
-	}
-	evutil_timersub(&limit, &idle, &left);
-	event_add(&s->s_ev, &left);
-}
-
-/* Read and run complete commands until none is left or one must wait. */
-static void
-session_read(struct session *s)
-{
-	char	 buf[POP3_SASL_LINE_MAX + 1];
-	size_t	 have, max;
-	ssize_t	 n, len;
-
-	while (s->s_state == S_USER || s->s_state == S_PASS ||
-	    s->s_state == S_SASL) {
-		if (s->s_flags & SF_PROXY) {
-			/* A trusted peer's first bytes: a PROXY header? */
-			if ((n = session_proxy_read(s)) == -1)
-				return;
-			if (n == 0) {
-				/* Nothing yet: a client that thinks. */
-				session_idle_arm(s);
-				return;
-			}
-			if (n == 2) {
-				/* A header has begun: it has little time. */
-				s->s_started = s->s_idle_since;
-				(void)session_arm_deadline(s, EV_READ | EV_ET,
-				    SESSION_PROXY_SECS, "proxy timeout");
-				return;
-			}
-			if (s->s_flags & SF_REJECT) {
-				session_reject(s);
-				return;
-			}
-			session_want_read(s);
-			continue;
-		}
-		/* A SASL response may be longer than a command (RFC 5034). */
-		max = s->s_state == S_SASL ? POP3_SASL_LINE_MAX : POP3_LINE_MAX;
-		/* The line so far: what came before, then what the kernel has. */
-		if ((have = s->s_partlen) > 0)
-			memcpy(buf, s->s_part, have);
-		n = s->s_io->io_peek(s->s_io_arg, s->s_fd, buf + have,
-		    max - have);
-		if (n == 0) {
-			session_close(s, "eof");
-			return;
-		}
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EINTR) {
-				session_close(s, "read error");
-				return;
-			}
-			/* TLS may have to write before it can read on. */
-			if (s->s_io->io_wants != NULL &&
-			    s->s_io->io_wants(s->s_io_arg) == EV_WRITE) {
-				session_want_write(s);
-				return;
-			}
-			session_idle_arm(s);
-			return;
-		}
-		len = pop3_line_end_max(buf, have + n, max);
-		if (len == -1) {
-			session_finish(s, REPLY_TOO_LONG, "line too long");
-			return;
-		}
-		if (len == 0) {
-			/* Take the start of the line; the rest is on its way. */
-			if (max > POP3_LINE_MAX && s->s_part != NULL &&
-			    !(s->s_flags & SF_PARTBIG) && have == 0) {
-				free(s->s_part);
-				s->s_part = NULL;
-			}
-			if (s->s_part == NULL) {
-				if ((s->s_part = malloc(max)) == NULL) {
-					session_close(s, "out of memory");
-					return;
-				}
-				if (max > POP3_LINE_MAX)
-					s->s_flags |= SF_PARTBIG;
-				else
-					s->s_flags &= ~SF_PARTBIG;
-			}
-			if (s->s_io->io_read(s->s_io_arg, s->s_fd,
-			    s->s_part + have, n) != n) {
-				session_close(s, "read error");
-				return;
-			}
-			s->s_partlen = have + n;
-			continue;
-		}
-		/* Consume exactly the rest of this line; what follows stays. */
-		if (s->s_io->io_read(s->s_io_arg, s->s_fd, buf + have,
-		    len - have) != len - (ssize_t)have) {
-			session_close(s, "read error");
-			return;
-		}
-		s->s_partlen = 0;
-		session_clock(&s->s_idle_since);
-		if (s->s_state == S_SASL)
-			session_sasl_line(s, buf, len);
-		else
-			session_line(s, buf, len);
-		if (s->s_state == S_CLOSED || s->s_outlen > 0)
-			return;
-	}
-}
-
-/* Parse one command line and run it from the command table. */
 static void
 session_line(struct session *s, const char *line, size_t len)
 {
-	struct pop3_line	 pl;
-	enum pop3_status	 st;
-	char			 esc[128];
-	size_t			 i;
+	const struct session_cmd	*sc = NULL;
+	struct pop3_line		 pl;
+	enum pop3_status		 st;
+	char				 esc[128];
+	size_t				 i;
 
 	st = pop3_parse(line, len, &pl);
 	if (st == POP3_ENUL) {
 		session_reply(s, REPLY_NUL);
 		return;
 	}
-	if (st == POP3_EEMPTY || st == POP3_EUNKNOWN) {
+	if (st != POP3_EEMPTY && st != POP3_EUNKNOWN)
+		for (i = 0; i < sizeof(session_cmds) / sizeof(session_cmds[0]);
+		    i++)
+			if (session_cmds[i].sc_cmd == pl.pl_cmd) {
+				sc = &session_cmds[i];
+				break;
+			}
+	if (sc == NULL) {
 		log_debug("session=%llx unknown command \"%s\"", s->s_id,
 		    log_escape(esc, sizeof(esc), line, len));
 		session_reply(s, REPLY_UNKNOWN);
 		return;
 	}
-	for (i = 0; i < sizeof(session_cmds) / sizeof(session_cmds[0]); i++) {
-		if (session_cmds[i].sc_cmd != pl.pl_cmd)
-			continue;
-		if (session_cmds[i].sc_secret)
-			log_debug("session=%llx < %s ...", s->s_id, pl.pl_verb);
-		else
-			log_debug("session=%llx < \"%s\"", s->s_id,
-			    log_escape(esc, sizeof(esc), line, len));
-		if (st == POP3_EARGS) {
-			session_reply(s, REPLY_SYNTAX);
-			return;
-		}
-		session_cmds[i].sc_run(s, &pl);
-		return;
-	}
-	session_reply(s, REPLY_UNKNOWN);
+	if (sc->sc_flags & SC_SECRET)
+		log_debug("session=%llx < %s ...", s->s_id, pl.pl_verb);
+	else
+		log_debug("session=%llx < \"%s\"", s->s_id,
+		    log_escape(esc, sizeof(esc), line, len));
+	if (st == POP3_EARGS)
+		session_reply(s, REPLY_SYNTAX);
+	else if ((sc->sc_flags & SC_LOGIN) && !session_login_ok(s))
+		session_reply(s, REPLY_NEED_TLS);
+	else if (!(sc->sc_states & ST(s->s_state)))
+		session_reply(s, REPLY_NEED_USER);
+	else
+		sc->sc_run(s, &pl);
+}
+
+/* The name from USER is forgotten (STLS, a failure, AUTH). */
+static void
+session_forget_user(struct session *s)
+{
+	free(s->s_user);
+	s->s_user = NULL;
 }
 
 /* USER name: remember it; every name gets +OK (no enumeration). */
@@ -928,10 +781,6 @@ session_cmd_user(struct session *s, const struct pop3_line *pl)
 {
 	char	*user;
 
-	if (!session_login_ok(s)) {
-		session_reply(s, REPLY_NEED_TLS);
-		return;
-	}
 	if (pl->pl_arg1len >= AUTH_NAME_MAX) {
 		session_reply(s, REPLY_SYNTAX);
 		return;
@@ -950,14 +799,6 @@ session_cmd_user(struct session *s, const struct pop3_line *pl)
 static void
 session_cmd_pass(struct session *s, const struct pop3_line *pl)
 {
-	if (!session_login_ok(s)) {
-		session_reply(s, REPLY_NEED_TLS);
-		return;
-	}
-	if (s->s_state != S_PASS || s->s_user == NULL) {
-		session_reply(s, REPLY_NEED_USER);
-		return;
-	}
 	session_auth(s, s->s_user, strlen(s->s_user), pl->pl_arg1,
 	    pl->pl_arg1len, NULL);
 }
@@ -966,10 +807,6 @@ session_cmd_pass(struct session *s, const struct pop3_line *pl)
 static void
 session_cmd_apop(struct session *s, const struct pop3_line *pl)
 {
-	if (!session_login_ok(s)) {
-		session_reply(s, REPLY_NEED_TLS);
-		return;
-	}
 	if (s->s_timestamp == NULL) {
 		session_reply(s, REPLY_NO_APOP);
 		return;
@@ -991,7 +828,7 @@ session_cmd_capa(struct session *s, const struct pop3_line *pl)
 	(void)pl;
 	if ((len = reply_capa(buf, sizeof(buf), env->ps_conf,
 	    session_capa_flags(s))) > 0)
-		session_send(s, buf, len);
+		(void)sio_send(&s->s_sio, buf, len);
 }
 
 /*
@@ -1049,11 +886,10 @@ session_cmd_stls(struct session *s, const struct pop3_line *pl)
 		return;
 	}
 	for (;;) {
-		n = s->s_io->io_peek(s->s_io_arg, s->s_fd, junk, sizeof(junk));
+		n = sio_peek(&s->s_sio, junk, sizeof(junk));
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			break;
-		if (n <= 0 || s->s_io->io_read(s->s_io_arg, s->s_fd, junk, n) !=
-		    n) {
+		if (n <= 0 || sio_take(&s->s_sio, junk, n) != n) {
 			session_close(s, n == 0 ? "eof" : "read error");
 			return;
 		}
@@ -1065,10 +901,9 @@ session_cmd_stls(struct session *s, const struct pop3_line *pl)
 	if (dropped > 0)
 		log_debug("session=%llx STLS: %zu octets of plaintext dropped",
 		    s->s_id, dropped);
-	free(s->s_user);
-	s->s_user = NULL;
+	session_forget_user(s);
 	session_enter_state(s, S_STLS);
-	if (session_reply(s, REPLY_OK_STLS) == 0 && s->s_outlen == 0)
+	if (session_reply(s, REPLY_OK_STLS) == 0 && !sio_pending(&s->s_sio))
 		session_tls_start(s);
 }
 
@@ -1099,8 +934,7 @@ session_cmd_auth(struct session *s, const struct pop3_line *pl)
 		session_reply(s, REPLY_SASL_MECH);
 		return;
 	}
-	free(s->s_user);
-	s->s_user = NULL;
+	session_forget_user(s);
 	if (s->s_state == S_PASS)
 		session_enter_state(s, S_USER);
 	if (len == 5) {
@@ -1194,47 +1028,21 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 	const struct config	*cf = env->ps_conf;
 	struct auth_job		*aj;
 
-	if ((aj = calloc(1, sizeof(*aj))) == NULL) {
+	if ((aj = auth_job_new(cf, env->ps_userdb, &s->s_peer, login,
+	    loginlen)) == NULL) {
 		session_reply(s, REPLY_TEMP_BUSY);
 		return;
 	}
-	aj->aj_work.w_run = auth_run;
+	if (aj->aj_status == AUTH_FAIL) {	/* refused before any check */
+		session_fail(s, aj->aj_login, aj->aj_reason);
+		auth_job_free(aj);
+		return;
+	}
+	if (digest != NULL)
+		auth_job_apop(aj, s->s_timestamp, digest);
+	else
+		auth_job_secret(aj, secret, secretlen);
 	aj->aj_work.w_done = session_auth_done;
-	aj->aj_userdb = env->ps_userdb;
-	aj->aj_hashed = cf->cf_crypt;
-	aj->aj_minuid = (uid_t)cf->cf_minuid;
-	aj->aj_mingid = (gid_t)cf->cf_mingid;
-	aj->aj_peer = s->s_peer;
-	memcpy(aj->aj_login, login, loginlen);
-	aj->aj_login[loginlen] = '\0';
-	if (digest != NULL) {
-		aj->aj_apop = 1;
-		snprintf(aj->aj_timestamp, sizeof(aj->aj_timestamp), "%s",
-		    s->s_timestamp);
-		memcpy(aj->aj_digest, digest, APOP_DIGEST_LEN);
-		aj->aj_digest[APOP_DIGEST_LEN] = '\0';
-	} else {
-		if (secretlen >= sizeof(aj->aj_secret))
-			secretlen = sizeof(aj->aj_secret) - 1;
-		memcpy(aj->aj_secret, secret, secretlen);
-		aj->aj_secretlen = secretlen;
-	}
-
-	if (auth_split_login(cf, aj->aj_login, aj->aj_account,
-	    sizeof(aj->aj_account), aj->aj_folder, sizeof(aj->aj_folder),
-	    aj->aj_option, sizeof(aj->aj_option), &aj->aj_has_option) == -1 ||
-	    aj->aj_account[0] == '\0') {
-		session_fail(s, aj->aj_login, "malformed login name");
-		auth_job_free(aj);
-		return;
-	}
-	if (strchr(aj->aj_folder, '/') != NULL ||
-	    strcmp(aj->aj_folder, ".") == 0 ||
-	    strcmp(aj->aj_folder, "..") == 0) {
-		session_fail(s, aj->aj_login, "invalid folder name");
-		auth_job_free(aj);
-		return;
-	}
 	/* The job keeps its userdb open across a reload (SIGHUP). */
 	userdb_ref(aj->aj_userdb);
 	if (workers_submit(&aj->aj_work) == -1) {
@@ -1242,7 +1050,7 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 		auth_job_free(aj);
 		env->ps_stats.st_tempfails++;
 		log_warnx("session=%llx worker queue full", s->s_id);
-		/* From within session_read(), which reads on. */
+		/* From within the reader, which reads on. */
 		session_enter_state(s, S_USER);
 		session_reply(s, REPLY_TEMP_BUSY);
 		return;
@@ -1251,7 +1059,7 @@ session_auth(struct session *s, const char *login, size_t loginlen,
 	s->s_job = aj;
 	session_enter_state(s, S_CHECKING);
 	/* A database that never answers must not hang the client. */
-	session_want_timer(s, cf->cf_checktimeout, session_check_timeout);
+	sio_timer(&s->s_sio, cf->cf_checktimeout);
 }
 
 /* On the loop: a worker has answered. */
@@ -1260,7 +1068,7 @@ session_auth_done(struct work *w)
 {
 	struct auth_job	*aj = (struct auth_job *)w;
 	struct session	*s = aj->aj_session;
-	char		 ip[64], user[128], why[4 * sizeof(aj->aj_reason)];
+	char		 why[4 * sizeof(aj->aj_reason)];
 
 	userdb_close(aj->aj_userdb);	/* the reference session_auth took */
 	aj->aj_userdb = NULL;
@@ -1283,12 +1091,10 @@ session_auth_done(struct work *w)
 	case AUTH_TEMPFAIL:
 		/* The reason may quote a database's error text: escape it. */
 		env->ps_stats.st_tempfails++;
-		log_warnx("session=%llx ip=%s user=\"%s\" result=tempfail "
-		    "reason=\"%s\"", s->s_id, session_ip(s, ip, sizeof(ip)),
-		    log_escape(user, sizeof(user), aj->aj_login,
-		    strlen(aj->aj_login)), log_escape(why, sizeof(why),
+		session_log(s, LOG_WARNING, aj->aj_login, "result=tempfail "
+		    "reason=\"%s\"", log_escape(why, sizeof(why),
 		    aj->aj_reason, strlen(aj->aj_reason)));
-		session_tempfail(s, REPLY_TEMP_USERDB);
+		session_answer(s, REPLY_TEMP_USERDB);
 		break;
 	}
 	auth_job_free(aj);
@@ -1300,38 +1106,17 @@ session_auth_done(struct work *w)
  * is dropped when it comes (aj_session is NULL).
  */
 static void
-session_check_timeout(evutil_socket_t fd, short what, void *arg)
+session_check_timeout(struct session *s)
 {
-	struct session	*s = arg;
-	char		 ip[64];
-
-	(void)fd;
-	(void)what;
 	env->ps_stats.st_tempfails++;
-	log_warnx("session=%llx ip=%s result=tempfail reason=\"no answer from "
-	    "the user database in %d s\"", s->s_id,
-	    session_ip(s, ip, sizeof(ip)), env->ps_conf->cf_checktimeout);
+	session_log(s, LOG_WARNING, NULL, "result=tempfail reason=\"no answer "
+	    "from the user database in %d s\"", env->ps_conf->cf_checktimeout);
 	if (s->s_job != NULL) {
 		s->s_job->aj_session = NULL;
 		s->s_job = NULL;
 	}
-	free(s->s_user);
-	s->s_user = NULL;
-	session_tempfail(s, REPLY_TEMP_USERDB);
-}
-
-/*
- * A temporary failure found outside session_read() (a worker's answer,
- * the check deadline): say so, and wait for the next command.
- */
-static void
-session_tempfail(struct session *s, enum reply r)
-{
-	session_enter_state(s, S_USER);
-	if (session_reply(s, r) == 0 && s->s_outlen == 0) {
-		session_want_read(s);
-		session_read(s);
-	}
+	session_forget_user(s);
+	session_answer(s, REPLY_TEMP_USERDB);
 }
 
 /*
@@ -1344,7 +1129,7 @@ session_fail(struct session *s, const char *login, const char *reason)
 	const struct config	*cf = env->ps_conf;
 	struct sockaddr_storage	 ss;
 	struct timespec		 now;
-	char			 ip[64], user[128], why[512];
+	char			 why[512];
 	int			 delay = cf->cf_faildelay;
 
 	env->ps_stats.st_logins_failed++;
@@ -1358,128 +1143,55 @@ session_fail(struct session *s, const char *login, const char *reason)
 			delay = penalty_fail(env->ps_penalty, &s->s_peer,
 			    now.tv_sec, cf->cf_faildelay);
 	}
-	log_info("session=%llx ip=%s user=\"%s\" result=failed reason=\"%s\" "
-	    "attempt=%u delay=%d", s->s_id, session_ip(s, ip, sizeof(ip)),
-	    log_escape(user, sizeof(user), login, strlen(login)),
-	    log_escape(why, sizeof(why), reason, strlen(reason)), s->s_fails,
-	    delay);
-	free(s->s_user);
-	s->s_user = NULL;
+	session_log(s, LOG_INFO, login, "result=failed reason=\"%s\" "
+	    "attempt=%u delay=%d", log_escape(why, sizeof(why), reason,
+	    strlen(reason)), s->s_fails, delay);
+	session_forget_user(s);
 	session_enter_state(s, S_DELAY);
 	if (delay > 0)
-		session_want_timer(s, delay, session_delay_done);
+		sio_timer(&s->s_sio, delay);
 	else
-		session_delay_done(-1, EV_TIMEOUT, s);
+		session_delay_done(s);
 }
 
 /* The failure delay is over: answer, and close after maxfails. */
 static void
-session_delay_done(evutil_socket_t fd, short what, void *arg)
+session_delay_done(struct session *s)
 {
-	struct session	*s = arg;
-
-	(void)fd;
-	(void)what;
 	if (s->s_fails >= env->ps_conf->cf_maxfails) {
 		session_finish(s, REPLY_AUTH_FAILED, "maxfails");
 		return;
 	}
-	session_enter_state(s, S_USER);
-	if (session_reply(s, REPLY_AUTH_FAILED) == 0 && s->s_outlen == 0) {
-		session_want_read(s);
-		session_read(s);
-	}
+	session_answer(s, REPLY_AUTH_FAILED);
 }
 
 /*
- * A good login: start popit on the connection and forget the session.
- * Over TLS popit still gets plain POP3 on fd 0/1: the socket itself when
- * the kernel does TLS both ways and nothing decrypted is left here, or
- * else a socket pair whose other end a relay (relay.c) joins to the TLS
- * connection, OpenSSL's buffered input first.
+ * A good login: the handoff (handoff.c) decides how popit gets the
+ * connection and logs the outcome; the session ends without a word,
+ * unless TLS found no relay and the client must hear it from here.
  */
 static void
 session_login(struct session *s, struct auth_job *aj)
 {
-	char		 ip[64];
-	const char	*how = "";
-	int		 fd = s->s_fd, pair[2] = { -1, -1 };
+	struct tls_conn	*tc = NULL;
+	void		*arg;
+	int		 fd;
 
-	session_ip(s, ip, sizeof(ip));
-	if ((s->s_flags & SF_TLS) && tls_conn_ktls(s->s_io_arg)) {
-		/* The kernel carries TLS on: no close_notify from here. */
-		tls_conn_release(s->s_io_arg);
-		s->s_io_arg = NULL;
-		how = " tls=ktls";
-		env->ps_stats.st_ktls++;
-	} else if (s->s_flags & SF_TLS) {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-		    pair) == -1 || relay_start(s->s_io_arg, s->s_fd, pair[0],
-		    s->s_id, &s->s_peer) == -1) {
-			log_warn("session=%llx relay", s->s_id);
-			if (pair[0] != -1) {
-				close(pair[0]);
-				close(pair[1]);
-			}
-			session_finish(s, REPLY_TEMP_MAILBOX, "relay failed");
-			return;
-		}
-		/* The relay has the client now; popit gets the pair. */
-		s->s_fd = -1;
-		s->s_io_arg = NULL;
-		fd = pair[1];
-		how = " tls=relay";
-		env->ps_stats.st_relayed++;
-	}
-	/*
-	 * From here the handoff owns the socket and the address's slot, and
-	 * logs the outcome: the session ends now, without a word.
-	 */
-	if (handoff_spawn(env->ps_conf, aj, fd, ip, s->s_id, how) == 0) {
-		if (fd == s->s_fd)
-			s->s_fd = -1;
+	if (s->s_flags & SF_TLS)
+		tc = s->s_sio.sio_arg;
+	switch (handoff_login(env->ps_conf, aj, s->s_sio.sio_fd, tc,
+	    s->s_id)) {
+	case HANDOFF_NORELAY:
+		session_finish(s, REPLY_TEMP_MAILBOX, "relay failed");
+		return;
+	case HANDOFF_QUEUED:
 		s->s_handed_off = 1;
-	} else {
-		char	 user[128], folder[128];
-
-		log_info("session=%llx ip=%s user=\"%s\" result=tempfail "
-		    "reason=\"popit not started\" folder=\"%s\"", s->s_id, ip,
-		    log_escape(user, sizeof(user), aj->aj_login,
-		    strlen(aj->aj_login)), log_escape(folder, sizeof(folder),
-		    aj->aj_folder, strlen(aj->aj_folder)));
-		if (pair[1] != -1)
-			close(pair[1]);
+		break;
+	case HANDOFF_FAILED:
+		break;
 	}
+	sio_detach(&s->s_sio, &fd, &arg);	/* the handoff's now */
 	session_close(s, NULL);
-}
-
-/*
- * Send bytes, keeping what the socket does not take now. Returns -1 if
- * the session was closed.
- */
-static int
-session_send(struct session *s, const char *buf, size_t len)
-{
-	ssize_t	 n;
-
-	n = s->s_io->io_write(s->s_io_arg, s->s_fd, buf, len);
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EINTR) {
-			session_close(s, "write error");
-			return -1;
-		}
-		n = 0;
-	}
-	if ((size_t)n == len)
-		return 0;
-	if ((s->s_out = malloc(len - n)) == NULL) {
-		session_close(s, "out of memory");
-		return -1;
-	}
-	memcpy(s->s_out, buf + n, len - n);
-	s->s_outlen = len - n;
-	session_want_write(s);
-	return 0;
 }
 
 /* Send a last reply, then close with reason once it is written. */
@@ -1488,49 +1200,41 @@ session_finish(struct session *s, enum reply r, const char *reason)
 {
 	session_enter_state(s, S_FLUSH);
 	s->s_why = reason;
-	if (session_reply(s, r) == 0 && s->s_outlen == 0)
+	if (session_reply(s, r) == 0 && !sio_pending(&s->s_sio))
 		session_close(s, reason);
 }
 
-/* Send one reply from the reply table. */
+/* Send one reply from the reply table; -1 if the session was closed. */
 static int
 session_reply(struct session *s, enum reply r)
 {
-	return session_send(s, reply_text(r), reply_len(r));
+	return sio_send(&s->s_sio, reply_text(r), reply_len(r));
 }
 
 /*
- * The one way out: release the socket and the address slot, log the
+ * The one way out: release the transport and the address slot, log the
  * outcome (reason NULL: already logged), and free the session later,
  * outside its own callbacks. Safe to call twice.
  */
 static void
 session_close(struct session *s, const char *reason)
 {
-	char	 ip[64], user[128];
-
 	if (s->s_state == S_CLOSED)
 		return;
 	if (reason != NULL)
-		log_info("session=%llx ip=%s user=\"%s\" result=%s",
-		    s->s_id, session_ip(s, ip, sizeof(ip)),
-		    s->s_user ? log_escape(user, sizeof(user), s->s_user,
-		    strlen(s->s_user)) : "", reason);
+		session_log(s, LOG_INFO, s->s_user ? s->s_user : "",
+		    "result=%s", reason);
 	session_enter_state(s, S_CLOSED);
 	if (s->s_job != NULL) {
 		s->s_job->aj_session = NULL;
 		s->s_job = NULL;
 	}
-	event_del(&s->s_ev);
-	session_io_release(s->s_fd, s->s_io, s->s_io_arg);
-	s->s_fd = -1;
-	s->s_io_arg = NULL;
+	sio_close(&s->s_sio);
 	if (!s->s_handed_off)
 		addrtab_dec(env->ps_addrs, &s->s_peer);
 	TAILQ_REMOVE(&sessions, s, s_entry);
 	env->ps_nsessions--;
-	listener_update();
-	drain_check();		/* the last one, after TERM or autoclose? */
+	listener_collect();
 
 	TAILQ_INSERT_TAIL(&session_dead, s, s_entry);
 	if (session_reaper == NULL)
@@ -1553,8 +1257,6 @@ session_reap(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&session_dead, s, s_entry);
 		free(s->s_user);
 		free(s->s_timestamp);
-		free(s->s_out);
-		free(s->s_part);
 		free(s);
 	}
 }

@@ -7,3 +7,10 @@
 
 static struct popserv	 popserv_state;
 struct popserv		*env = &popserv_state;
+
+/* What keeps the process: see state.h. */
+unsigned int
+state_left(void)
+{
+	return env->ps_nsessions + env->ps_nhandoffs + env->ps_nrelays;
+}

@@ -15,7 +15,6 @@
 #include <systemd/sd-daemon.h>
 #endif
 
-#include "listener.h"
 #include "log.h"
 #include "state.h"
 #include "systemd.h"
@@ -37,7 +36,7 @@ systemd_status_text(char *buf, size_t bufsz)
 	    env->ps_nchildren);
 }
 
-/* Adopt the sockets systemd passed us (fds 3 and up). */
+/* The sockets systemd passed us: see systemd.h. */
 int
 systemd_listen(void)
 {
@@ -55,8 +54,6 @@ systemd_listen(void)
 			    "listening stream socket", fd);
 			return -1;
 		}
-		if (listener_adopt(fd) == -1)
-			return -1;
 	}
 	return n;
 #else

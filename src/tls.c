@@ -27,7 +27,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "session.h"
+#include "sio.h"
 #include "tls.h"
 
 #ifndef TCP_ULP
@@ -61,10 +61,11 @@ static ssize_t	 tls_io_read(void *, int, void *, size_t);
 static ssize_t	 tls_io_write(void *, int, const void *, size_t);
 static short	 tls_io_wants(void *);
 static void	 tls_io_free(void *);
+static int	 tls_io_handshake(void *, char *, size_t);
 
 const struct session_io tls_session_io = {
 	"tls", tls_io_peek, tls_io_read, tls_io_write, tls_io_wants,
-	tls_io_free
+	tls_io_free, tls_io_handshake
 };
 
 /* The library's name and version. */
@@ -338,11 +339,41 @@ tls_conn_ktls(const struct tls_conn *tc)
 #endif
 }
 
-/* The OpenSSL connection. */
-void *
-tls_conn_ssl(struct tls_conn *tc)
+/* A connection that moves much keeps its record buffers (the relay). */
+void
+tls_conn_keep_buffers(struct tls_conn *tc)
 {
-	return tc->tc_ssl;
+	SSL_clear_mode(tc->tc_ssl, SSL_MODE_RELEASE_BUFFERS);
+}
+
+/* Decrypt: see tls.h. */
+ssize_t
+tls_conn_read(struct tls_conn *tc, void *buf, size_t len)
+{
+	return tls_io_read(tc, -1, buf, len);
+}
+
+/* Encrypt and send: see tls.h. */
+ssize_t
+tls_conn_write(struct tls_conn *tc, const void *buf, size_t len)
+{
+	return tls_io_write(tc, -1, buf, len);
+}
+
+/* What the last EAGAIN waits for. */
+short
+tls_conn_wants(const struct tls_conn *tc)
+{
+	return tc->tc_want;
+}
+
+/* Our close_notify, best effort; the connection stays for theirs. */
+void
+tls_conn_close_notify(struct tls_conn *tc)
+{
+	ERR_clear_error();
+	(void)SSL_shutdown(tc->tc_ssl);
+	ERR_clear_error();
 }
 
 /*
@@ -434,6 +465,13 @@ tls_io_free(void *arg)
 	tls_conn_free(arg);
 }
 
+/* The transport's handshake step. */
+static int
+tls_io_handshake(void *arg, char *why, size_t whysz)
+{
+	return tls_conn_handshake(arg, why, whysz);
+}
+
 #else /* !HAVE_TLS */
 
 /* Built without TLS: nothing is ever configured or connected. */
@@ -442,7 +480,7 @@ static ssize_t	 tls_io_none(void *, int, void *, size_t);
 static ssize_t	 tls_io_none_write(void *, int, const void *, size_t);
 
 const struct session_io tls_session_io = {
-	"tls", tls_io_none, tls_io_none, tls_io_none_write, NULL, NULL
+	"tls", tls_io_none, tls_io_none, tls_io_none_write, NULL, NULL, NULL
 };
 
 /* No transport without TLS. */
@@ -582,13 +620,6 @@ tls_conn_ktls(const struct tls_conn *tc)
 	return 0;
 }
 
-/* Never called. */
-void *
-tls_conn_ssl(struct tls_conn *tc)
-{
-	(void)tc;
-	return NULL;
-}
 
 #endif /* HAVE_TLS */
 

@@ -14,10 +14,10 @@
  * queues the job here, and the "finish checks" step runs the real
  * auth_run() (userdb file on a memfd, plaintext passwords, so a check
  * costs microseconds) and then the job's w_done on this thread, exactly
- * as worker_deliver() would on the loop. handoff_spawn() records the
+ * as worker_deliver() would on the loop. handoff_login() records the
  * login instead of cloning popit, and releases its sameaddrmax slot when
  * the input ends, as the SIGCHLD of popit would. account_login(),
- * listener_update() and drain_check() do nothing. The log lines are
+ * listener_update() and listener_collect() do nothing. The log lines are
  * handed to a hook (log_sethook()) rather than the logging thread, so
  * they go nowhere but are checked (and printed to stderr when
  * FUZZ_SESSION_LOG is set, to follow a seed or a crash).
@@ -54,13 +54,13 @@
 #include "addrtab.h"
 #include "auth.h"
 #include "config.h"
-#include "drain.h"
 #include "handoff.h"
 #include "listener.h"
 #include "log.h"
 #include "penalty.h"
 #include "state.h"
 #include "session.h"
+#include "sio.h"
 #include "userdb.h"
 #include "worker.h"
 
@@ -126,7 +126,7 @@ static ssize_t	 fz_write(void *, int, const void *, size_t);
 static void	 fz_free(void *);
 
 static const struct session_io fz_io = {
-	"fuzz", fz_peek, fz_read, fz_write, NULL, fz_free
+	"fuzz", fz_peek, fz_read, fz_write, NULL, fz_free, NULL
 };
 
 /* --- The transport: a client that exists only in this file. --- */
@@ -234,36 +234,38 @@ workers_pending(void)
 /*
  * handoff.c: check what popit would get, and pretend it was queued (it
  * then holds the address's slot, as a real popit would), or refused.
+ * Either way the handoff takes the connection, as the real one does.
  */
-int
-handoff_spawn(const struct config *cf, const struct auth_job *aj, int fd,
-    const char *remote_addr, unsigned long long session, const char *how)
+enum handoff_result
+handoff_login(const struct config *cf, const struct auth_job *aj, int fd,
+    struct tls_conn *tc, unsigned long long session)
 {
 	struct fz_conn	*c = NULL;
 	size_t		 i;
 
 	(void)cf;
-	(void)fd;
 	(void)session;
-	if (how == NULL)
+	if (tc != NULL)		/* no TLS here */
 		__builtin_trap();
-	if (aj == NULL || aj->aj_status != AUTH_OK || remote_addr == NULL)
+	if (aj == NULL || aj->aj_status != AUTH_OK)
 		__builtin_trap();
 	for (i = 0; i < FZ_MAXCONN; i++)
 		if (fz_conns[i].fc_used && fz_conns[i].fc_session != NULL &&
 		    fz_conns[i].fc_session == aj->aj_session)
 			c = &fz_conns[i];
-	if (c == NULL)
+	if (c == NULL || fd != c->fc_fd)
 		__builtin_trap();
 	/* Not a byte past the end of the PASS/APOP line was consumed. */
 	if (c->fc_pos == 0 || c->fc_in[c->fc_pos - 1] != '\n')
 		__builtin_trap();
+	fz_free(c);
+	close(fd);
 	if (fz_handoff_result == -1)
-		return -1;
+		return HANDOFF_FAILED;
 	if (fz_nchildren == sizeof(fz_children) / sizeof(fz_children[0]))
-		return -1;
+		return HANDOFF_FAILED;
 	fz_children[fz_nchildren++].ch_peer = aj->aj_peer;
-	return 0;
+	return HANDOFF_QUEUED;
 }
 
 void
@@ -280,7 +282,7 @@ listener_update(void)
 }
 
 void
-drain_check(void)
+listener_collect(void)
 {
 }
 

@@ -31,8 +31,6 @@
 #include "state.h"
 #include "tls.h"
 
-#ifdef HAVE_TLS
-
 #define RELAY_BUFSZ	16384	/* per direction: one TLS record */
 #define RELAY_ROUNDS	16	/* copy rounds per wakeup, then yield */
 #define RELAY_IDLE_SECS	900	/* nothing moves: popit's limit is 600 */
@@ -421,26 +419,3 @@ relay_close_all(void)
 		relay_reaper = NULL;
 	}
 }
-
-#else /* !HAVE_TLS */
-
-/* Built without TLS: there is never a TLS login to relay. */
-int
-relay_start(struct tls_conn *tc, int fd, int pairfd, unsigned long long id,
-    const struct addrkey *peer)
-{
-	(void)tc;
-	(void)fd;
-	(void)pairfd;
-	(void)id;
-	(void)peer;
-	return -1;
-}
-
-/* Nothing to close. */
-void
-relay_close_all(void)
-{
-}
-
-#endif /* HAVE_TLS */

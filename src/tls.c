@@ -19,11 +19,9 @@
 
 #include <event2/event.h>
 
-#ifdef HAVE_TLS
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#endif
 
 #include "config.h"
 #include "log.h"
@@ -33,8 +31,6 @@
 #ifndef TCP_ULP
 #define TCP_ULP		31
 #endif
-
-#ifdef HAVE_TLS
 
 struct tls_conn {
 	SSL		*tc_ssl;
@@ -472,156 +468,6 @@ tls_io_handshake(void *arg, char *why, size_t whysz)
 	return tls_conn_handshake(arg, why, whysz);
 }
 
-#else /* !HAVE_TLS */
-
-/* Built without TLS: nothing is ever configured or connected. */
-
-static ssize_t	 tls_io_none(void *, int, void *, size_t);
-static ssize_t	 tls_io_none_write(void *, int, const void *, size_t);
-
-const struct session_io tls_session_io = {
-	"tls", tls_io_none, tls_io_none, tls_io_none_write, NULL, NULL, NULL
-};
-
-/* No transport without TLS. */
-static ssize_t
-tls_io_none(void *arg, int fd, void *buf, size_t len)
-{
-	(void)arg;
-	(void)fd;
-	(void)buf;
-	(void)len;
-	errno = EIO;
-	return -1;
-}
-
-/* No transport without TLS. */
-static ssize_t
-tls_io_none_write(void *arg, int fd, const void *buf, size_t len)
-{
-	(void)arg;
-	(void)fd;
-	(void)buf;
-	(void)len;
-	errno = EIO;
-	return -1;
-}
-
-/* No library. */
-const char *
-tls_library(void)
-{
-	return NULL;
-}
-
-/* A certificate cannot be used by this build. */
-int
-tls_load(const struct config *cf, struct tls_ctx **ctxp)
-{
-	*ctxp = NULL;
-	if (cf->cf_tls_cert == NULL)
-		return 0;
-	log_warnx("tls.cert: popserv was built without TLS");
-	return -1;
-}
-
-/* Nothing to install. */
-void
-tls_install(struct tls_ctx *ctx)
-{
-	(void)ctx;
-}
-
-/* Nothing to drop. */
-void
-tls_discard(struct tls_ctx *ctx)
-{
-	(void)ctx;
-}
-
-/* A certificate cannot be used by this build. */
-int
-tls_configure(const struct config *cf)
-{
-	struct tls_ctx	*ctx;
-
-	return tls_load(cf, &ctx);
-}
-
-/* popserv -t: a certificate cannot be used by this build. */
-int
-tls_check(const struct config *cf, struct config_msgs *msgs)
-{
-	if (cf->cf_tls_cert == NULL)
-		return 0;
-	config_msg_add(msgs, 1, cf->cf_path, 0, "tls.cert",
-	    "popserv was built without TLS");
-	return -1;
-}
-
-/* Never. */
-int
-tls_enabled(void)
-{
-	return 0;
-}
-
-/* Nothing to free. */
-void
-tls_shutdown(void)
-{
-}
-
-/* Never. */
-struct tls_conn *
-tls_conn_new(int fd)
-{
-	(void)fd;
-	return NULL;
-}
-
-/* Nothing to free. */
-void
-tls_conn_free(struct tls_conn *tc)
-{
-	(void)tc;
-}
-
-/* Nothing to free. */
-void
-tls_conn_release(struct tls_conn *tc)
-{
-	(void)tc;
-}
-
-/* Never called. */
-int
-tls_conn_handshake(struct tls_conn *tc, char *why, size_t whysz)
-{
-	(void)tc;
-	snprintf(why, whysz, "built without TLS");
-	return -1;
-}
-
-/* Never called. */
-const char *
-tls_conn_describe(const struct tls_conn *tc, char *buf, size_t bufsz)
-{
-	(void)tc;
-	snprintf(buf, bufsz, "none");
-	return buf;
-}
-
-/* Never. */
-int
-tls_conn_ktls(const struct tls_conn *tc)
-{
-	(void)tc;
-	return 0;
-}
-
-
-#endif /* HAVE_TLS */
 
 /*
  * Does the kernel take TLS keys on a TCP socket? Setting the "tls" upper

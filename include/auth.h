@@ -1,6 +1,6 @@
 /*
  * The narrow interface between the network-facing loop and everything
- * privileged (SPEC §4): a request in (login, secret or APOP digest, peer),
+ * privileged (docs/security.md): a request in (login, secret or APOP digest, peer),
  * a result out (status, and the account to hand off).
  */
 #ifndef AUTH_H
@@ -68,14 +68,27 @@ struct auth_job {
 };
 
 /*
- * Split a typed login into account, folder and option (SPEC §5): the
+ * A typed login split into account, folder and option: where
+ * auth_split_login() writes them, and what it found.
+ */
+struct auth_split {
+	char		*as_account;
+	size_t		 as_accountsz;
+	char		*as_folder;
+	size_t		 as_foldersz;
+	char		*as_option;
+	size_t		 as_optionsz;
+	int		 as_has_option;	/* useropt matched (maybe empty) */
+};
+
+/*
+ * Split a typed login (docs/configuration.md, folder and useropt): the
  * whole matches of the folder and useropt regexes are removed from the
  * account; their first groups are the folder and the option. Returns 0,
- * or -1 when a part does not fit.
+ * or -1 when a part does not fit its buffer.
  */
 int	auth_split_login(const struct config *, const char *login,
-	    char *account, size_t accountsz, char *folder, size_t foldersz,
-	    char *option, size_t optionsz, int *has_option);
+	    struct auth_split *);
 
 /*
  * A request for the typed login (len octets) from peer, to check in udb

@@ -1,6 +1,6 @@
 /*
  * Authentication requests: the one narrow interface between the network
- * loop and password checking (SPEC §4). auth_run() is all a privileged
+ * loop and password checking (docs/security.md). auth_run() is all a privileged
  * helper process would need to run.
  */
 
@@ -45,27 +45,25 @@ auth_cut(char *s, const regex_t *re, char *group, size_t groupsz, int *matched)
 	return 0;
 }
 
-/* Split a typed login into account, folder and user option (SPEC §5). */
+/* Split a typed login into account, folder and user option. */
 int
-auth_split_login(const struct config *cf, const char *login, char *account,
-    size_t accountsz, char *folder, size_t foldersz, char *option,
-    size_t optionsz, int *has_option)
+auth_split_login(const struct config *cf, const char *login,
+    struct auth_split *as)
 {
 	size_t	 len = strlen(login);
 	int	 matched;
 
-	if (len >= accountsz)
+	if (len >= as->as_accountsz)
 		return -1;
-	memcpy(account, login, len + 1);
-	folder[0] = '\0';
-	option[0] = '\0';
-	*has_option = 0;
-	if (cf->cf_folder_set &&
-	    auth_cut(account, &cf->cf_folder, folder, foldersz, &matched) == -1)
+	memcpy(as->as_account, login, len + 1);
+	as->as_folder[0] = '\0';
+	as->as_option[0] = '\0';
+	as->as_has_option = 0;
+	if (cf->cf_folder_set && auth_cut(as->as_account, &cf->cf_folder,
+	    as->as_folder, as->as_foldersz, &matched) == -1)
 		return -1;
-	if (cf->cf_useropt_set &&
-	    auth_cut(account, &cf->cf_useropt, option, optionsz,
-	    has_option) == -1)
+	if (cf->cf_useropt_set && auth_cut(as->as_account, &cf->cf_useropt,
+	    as->as_option, as->as_optionsz, &as->as_has_option) == -1)
 		return -1;
 	return 0;
 }
@@ -75,6 +73,7 @@ struct auth_job *
 auth_job_new(const struct config *cf, struct userdb *udb,
     const struct addrkey *peer, const char *login, size_t len)
 {
+	struct auth_split as;
 	struct auth_job	*aj;
 	const char	*why = NULL;
 
@@ -90,15 +89,20 @@ auth_job_new(const struct config *cf, struct userdb *udb,
 	memcpy(aj->aj_login, login, len);
 	aj->aj_login[len] = '\0';
 	aj->aj_status = AUTH_OK;
-	if (auth_split_login(cf, aj->aj_login, aj->aj_account,
-	    sizeof(aj->aj_account), aj->aj_folder, sizeof(aj->aj_folder),
-	    aj->aj_option, sizeof(aj->aj_option), &aj->aj_has_option) == -1 ||
+	as.as_account = aj->aj_account;
+	as.as_accountsz = sizeof(aj->aj_account);
+	as.as_folder = aj->aj_folder;
+	as.as_foldersz = sizeof(aj->aj_folder);
+	as.as_option = aj->aj_option;
+	as.as_optionsz = sizeof(aj->aj_option);
+	if (auth_split_login(cf, aj->aj_login, &as) == -1 ||
 	    aj->aj_account[0] == '\0')
 		why = "malformed login name";
 	else if (strchr(aj->aj_folder, '/') != NULL ||
 	    strcmp(aj->aj_folder, ".") == 0 ||
 	    strcmp(aj->aj_folder, "..") == 0)
 		why = "invalid folder name";
+	aj->aj_has_option = as.as_has_option;
 	if (why != NULL) {
 		aj->aj_status = AUTH_FAIL;
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason), "%s", why);

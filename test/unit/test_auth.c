@@ -73,7 +73,21 @@ teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* The SPEC §5 example: joe+work/lite is account joe, folder work, lite. */
+/* auth_split_login() into the caller's buffers. */
+static int
+split(const struct config *cf, const char *login, char *acct, size_t acctsz,
+    char *folder, size_t foldersz, char *opt, size_t optsz, int *has)
+{
+	struct auth_split	 as = { acct, acctsz, folder, foldersz, opt,
+				    optsz, 0 };
+	int			 r;
+
+	r = auth_split_login(cf, login, &as);
+	*has = as.as_has_option;
+	return r;
+}
+
+/* joe+work/lite is account joe, folder work, option lite. */
 static void
 test_split_spec_example(void **state)
 {
@@ -83,7 +97,7 @@ test_split_spec_example(void **state)
 
 	(void)state;
 	cf = load("folder \\+([^%@/]*)\nuseropt /([^%@+]*)\n");
-	assert_int_equal(auth_split_login(cf, "joe+work/lite", acct,
+	assert_int_equal(split(cf, "joe+work/lite", acct,
 	    sizeof(acct), folder, sizeof(folder), opt, sizeof(opt), &has), 0);
 	assert_string_equal(acct, "joe");
 	assert_string_equal(folder, "work");
@@ -91,23 +105,23 @@ test_split_spec_example(void **state)
 	assert_true(has);
 
 	/* Either part alone, and neither. */
-	auth_split_login(cf, "joe/lite", acct, sizeof(acct), folder,
+	split(cf, "joe/lite", acct, sizeof(acct), folder,
 	    sizeof(folder), opt, sizeof(opt), &has);
 	assert_string_equal(acct, "joe");
 	assert_string_equal(folder, "");
 	assert_string_equal(opt, "lite");
-	auth_split_login(cf, "joe+spam", acct, sizeof(acct), folder,
+	split(cf, "joe+spam", acct, sizeof(acct), folder,
 	    sizeof(folder), opt, sizeof(opt), &has);
 	assert_string_equal(acct, "joe");
 	assert_string_equal(folder, "spam");
 	assert_false(has);
-	auth_split_login(cf, "joe@example.org", acct, sizeof(acct), folder,
+	split(cf, "joe@example.org", acct, sizeof(acct), folder,
 	    sizeof(folder), opt, sizeof(opt), &has);
 	assert_string_equal(acct, "joe@example.org");
 	assert_string_equal(folder, "");
 	assert_false(has);
 	/* An empty option still counts as given. */
-	auth_split_login(cf, "joe/", acct, sizeof(acct), folder,
+	split(cf, "joe/", acct, sizeof(acct), folder,
 	    sizeof(folder), opt, sizeof(opt), &has);
 	assert_string_equal(acct, "joe");
 	assert_true(has);
@@ -125,13 +139,13 @@ test_split_plain(void **state)
 
 	(void)state;
 	cf = load("");
-	assert_int_equal(auth_split_login(cf, "joe+work/lite", acct,
+	assert_int_equal(split(cf, "joe+work/lite", acct,
 	    sizeof(acct), folder, sizeof(folder), opt, sizeof(opt), &has), 0);
 	assert_string_equal(acct, "joe+work/lite");
 	assert_string_equal(folder, "");
 	assert_false(has);
 	/* Too long for the buffer: an error, not a truncated account. */
-	assert_int_equal(auth_split_login(cf, "0123456789", acct, 5, folder,
+	assert_int_equal(split(cf, "0123456789", acct, 5, folder,
 	    sizeof(folder), opt, sizeof(opt), &has), -1);
 	config_free(cf);
 }
@@ -146,7 +160,7 @@ test_split_folder_too_long(void **state)
 
 	(void)state;
 	cf = load("folder \\+(.*)\n");
-	assert_int_equal(auth_split_login(cf, "joe+abcdef", acct,
+	assert_int_equal(split(cf, "joe+abcdef", acct,
 	    sizeof(acct), folder, sizeof(folder), opt, sizeof(opt), &has), -1);
 	config_free(cf);
 }

@@ -1,4 +1,4 @@
-/* Per-address connection counts for sameaddrmax (SPEC §4). */
+/* Per-address connection counts for sameaddrmax (popserv.conf.5). */
 #ifndef ADDRTAB_H
 #define ADDRTAB_H
 

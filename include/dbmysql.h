@@ -1,4 +1,4 @@
-/* MySQL/MariaDB connections shared by loginfo and userdb mysql (SPEC §2, §6). */
+/* MySQL/MariaDB connections shared by loginfo and userdb mysql (docs/userdb.md). */
 #ifndef DBMYSQL_H
 #define DBMYSQL_H
 

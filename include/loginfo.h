@@ -1,5 +1,5 @@
 /*
- * loginfo: one MySQL query per successful login (SPEC §6), run by a
+ * loginfo: one MySQL query per successful login (docs/accounting.md), run by a
  * thread of its own from a bounded queue, so the loop never waits.
  */
 #ifndef LOGINFO_H

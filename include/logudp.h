@@ -1,4 +1,4 @@
-/* logudp: a UDP notice of each successful login (SPEC §6). */
+/* logudp: a UDP notice of each successful login (docs/accounting.md). */
 #ifndef LOGUDP_H
 #define LOGUDP_H
 

@@ -1,5 +1,5 @@
 /*
- * Brute-force penalties (failpenalty, SPEC §2): each recent failed login
+ * Brute-force penalties (failpenalty, popserv.conf.5): each recent failed login
  * from an address doubles the failure delay for that address. An IPv6
  * address counts by its prefix (ipv6prefix, the key's ak_bits).
  */

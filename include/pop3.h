@@ -1,4 +1,4 @@
-/* The POP3 command-line parser (SPEC §3): pure, no I/O. */
+/* The POP3 command-line parser (RFC 1939, RFC 2449): pure, no I/O. */
 #ifndef POP3_H
 #define POP3_H
 

@@ -1,4 +1,4 @@
-/* The PROXY protocol header, versions 1 and 2 (SPEC §9): a pure parser. */
+/* The PROXY protocol header, versions 1 and 2 (haproxy's proxy-protocol.txt): a pure parser. */
 #ifndef PROXY_H
 #define PROXY_H
 

@@ -1,5 +1,5 @@
 /*
- * The TLS relay (SPEC §9): after a login over TLS that cannot leave with
+ * The TLS relay (docs/tls.md): after a login over TLS that cannot leave with
  * kernel TLS, popserv keeps the TLS connection and copies plain POP3
  * between it and popit's end of a socket pair, on the loop.
  */

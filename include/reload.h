@@ -1,4 +1,4 @@
-/* SIGHUP: re-read the configuration and apply it (SPEC §2, §7). */
+/* SIGHUP: re-read the configuration and apply it (docs/deployment.md). */
 #ifndef RELOAD_H
 #define RELOAD_H
 

@@ -33,7 +33,7 @@ enum reply {
 	REPLY_SASL_BAD,		/* -ERR not base64, or not a PLAIN message */
 };
 
-/* What CAPA lists beside the fixed items (SPEC §3, §9). */
+/* What CAPA lists beside the fixed items (RFC 2449, RFC 2595). */
 #define CAPA_STLS	0x01	/* STLS: TLS configured, not on yet */
 #define CAPA_LOGIN	0x02	/* USER and SASL PLAIN: logins allowed here */
 

@@ -1,4 +1,4 @@
-/* systemd integration (SPEC §7): socket activation and sd_notify. */
+/* systemd integration (docs/deployment.md): socket activation and sd_notify. */
 #ifndef SYSTEMD_H
 #define SYSTEMD_H
 

@@ -1,5 +1,5 @@
 /*
- * TLS (SPEC §9): the server context from tls.cert/tls.key, replaced on
+ * TLS (docs/tls.md): the server context from tls.cert/tls.key, replaced on
  * SIGHUP only when the new one loads; non-blocking handshakes; the TLS
  * transport of a session; and whether a login can leave with kernel TLS.
  */

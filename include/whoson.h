@@ -1,4 +1,4 @@
-/* WHOSON notices for POP-before-SMTP (SPEC §6), as wso_login() sends them. */
+/* WHOSON notices for POP-before-SMTP (docs/accounting.md), as wso_login() sends them. */
 #ifndef WHOSON_H
 #define WHOSON_H
 

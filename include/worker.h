@@ -1,4 +1,4 @@
-/* Worker threads: blocking work off the event loop (SPEC §4). */
+/* Worker threads: blocking work off the event loop (docs/internals.md). */
 #ifndef WORKER_H
 #define WORKER_H
 

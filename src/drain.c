@@ -75,7 +75,7 @@ drain_want_fork(void)
 /*
  * Fork the drain child: see drain.h. Nothing here waits for a thread: a
  * worker may be stuck for ever in a user database, and the parent must
- * exit at once (SPEC §7). The workers' lock is taken around fork() (the
+ * exit at once (docs/deployment.md). The workers' lock is taken around fork() (the
  * other modules' locks by their pthread_atfork handlers), so the child
  * finds every lock free; its fresh workers run again what the parent's
  * threads were running.

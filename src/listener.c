@@ -1,6 +1,6 @@
 /*
  * Listening sockets. Each readiness event accepts at most `accepts`
- * connections (SPEC §2); accepting pauses at `maxconn` and when the
+ * connections (popserv.conf.5); accepting pauses at `maxconn` and when the
  * process runs out of descriptors, and resumes from a timer or when a
  * session ends, so popserv never spins on a full descriptor table.
  */

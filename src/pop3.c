@@ -1,4 +1,4 @@
-/* The POP3 AUTHORIZATION-state line parser (SPEC §3): pure, no I/O. */
+/* The POP3 AUTHORIZATION-state line parser (RFC 1939, RFC 2449): pure, no I/O. */
 
 #include <string.h>
 

@@ -1,5 +1,5 @@
 /*
- * popserv: the command line (SPEC §1), start-up, signals and the event
+ * popserv: the command line (popserv.8), start-up, signals and the event
  * loop that holds every AUTHORIZATION session.
  */
 

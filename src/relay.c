@@ -1,5 +1,5 @@
 /*
- * The TLS relay (SPEC §9). popit speaks plain POP3 on fd 0/1; after a
+ * The TLS relay (docs/tls.md). popit speaks plain POP3 on fd 0/1; after a
  * login over TLS that cannot leave with kernel TLS, popserv keeps the
  * TLS connection and copies between it and popit's end of a socket pair,
  * on the loop and never blocking. Each direction has one bounded buffer:

@@ -1,5 +1,5 @@
 /*
- * TLS with OpenSSL 3 (SPEC §9): one server context from tls.cert and
+ * TLS with OpenSSL 3 (docs/tls.md): one server context from tls.cert and
  * tls.key, replaced on SIGHUP only when the new files load (the old one
  * stays otherwise, and connections keep the context they started with);
  * handshakes driven from the loop, never blocking; the session transport

@@ -67,6 +67,8 @@ static time_t		 log_retry_at;
 static _Thread_local time_t	 log_stamp_sec = -1;
 static _Thread_local char	 log_stamp_buf[16];
 
+static void	 vlog_errno(const char *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
 static void	 vlog(int, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
 static void	 log_setup(void);
@@ -660,19 +662,27 @@ log_header(char *dst, size_t dstsz, int pri, const char *stamp,
 	return (size_t)n < dstsz ? (size_t)n : dstsz - 1;
 }
 
+/* A warning: prefix, the message, then strerror() of the errno it met. */
+static void
+vlog_errno(const char *prefix, const char *emsg, va_list ap)
+{
+	char	 buf[1024];
+	int	 saved_errno = errno;
+
+	vsnprintf(buf, sizeof(buf), emsg, ap);
+	log_warnx("%s%s: %s", prefix, buf, strerror(saved_errno));
+	errno = saved_errno;
+}
+
 /* Log a warning with strerror(errno) appended. */
 void
 log_warn(const char *emsg, ...)
 {
-	char	 buf[1024];
-	int	 saved_errno = errno;
 	va_list	 ap;
 
 	va_start(ap, emsg);
-	vsnprintf(buf, sizeof(buf), emsg, ap);
+	vlog_errno("", emsg, ap);
 	va_end(ap);
-	log_warnx("%s: %s", buf, strerror(saved_errno));
-	errno = saved_errno;
 }
 
 /* Log at priority pri (LOG_DEBUG lines only when verbose). */
@@ -706,17 +716,15 @@ log_as(const char *ident, const char *emsg, ...)
 	va_end(ap);
 }
 
+/* Log with strerror(errno) appended, and exit 1. */
 void
 fatal(const char *emsg, ...)
 {
-	char	 buf[1024];
-	int	 saved_errno = errno;
 	va_list	 ap;
 
 	va_start(ap, emsg);
-	vsnprintf(buf, sizeof(buf), emsg, ap);
+	vlog_errno("fatal: ", emsg, ap);
 	va_end(ap);
-	log_warnx("fatal: %s: %s", buf, strerror(saved_errno));
 	exit(1);
 }
 

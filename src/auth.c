@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "passwd.h"
 #include "userdb.h"
 
 static int	 auth_cut(char *s, const regex_t *re, char *group, size_t groupsz,
@@ -100,7 +101,7 @@ auth_run(struct work *w)
 			(void)apop_verify(aj->aj_timestamp, "dummy", 5,
 			    aj->aj_digest, strlen(aj->aj_digest));
 		else
-			passwd_dummy(aj->aj_userdb, aj->aj_secret,
+			userdb_dummy(aj->aj_userdb, aj->aj_secret,
 			    aj->aj_secretlen, aj->aj_hashed);
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
 		    "unknown user");

@@ -23,7 +23,9 @@
 
 #include "config.h"
 #include "log.h"
+#include "passwd.h"
 #include "userdb.h"
+#include "userdb_file.h"
 
 #define NTHREADS	4
 
@@ -178,7 +180,8 @@ test_parse_good(void **state)
 	char			 err[256];
 
 	(void)state;
-	assert_int_equal(userdb_parse_line(line, &e, err, sizeof(err)), 0);
+	assert_int_equal(userdb_file_parse_line(line, &e, err, sizeof(err)),
+	    0);
 	assert_string_equal(e.ue_name, "joe");
 	assert_string_equal(e.ue_password, "$6$salt$hash");
 	assert_int_equal(e.ue_uid, 1000);
@@ -189,7 +192,8 @@ test_parse_good(void **state)
 	assert_ptr_equal(e.ue_name, line);
 
 	/* Empty password, gecos and shell; the largest uid; gid 0. */
-	assert_int_equal(userdb_parse_line(line2, &e, err, sizeof(err)), 0);
+	assert_int_equal(userdb_file_parse_line(line2, &e, err, sizeof(err)),
+	    0);
 	assert_string_equal(e.ue_name, "max");
 	assert_string_equal(e.ue_password, "");
 	assert_int_equal(e.ue_uid, 4294967294U);
@@ -241,7 +245,7 @@ test_parse_bad(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(line, sizeof(line), "%s", bad[i].line);
 		err[0] = '\0';
-		if (userdb_parse_line(line, &e, err, sizeof(err)) != -1)
+		if (userdb_file_parse_line(line, &e, err, sizeof(err)) != -1)
 			fail_msg("accepted: %s", bad[i].line);
 		if (strstr(err, bad[i].why) == NULL)
 			fail_msg("%s: reason \"%s\", expected \"%s\"",
@@ -491,7 +495,7 @@ test_open_kinds(void **state)
 	userdb_entry_clear(&e);
 	assert_int_equal(userdb_lookup(db, "no-such-user-popserv", &e, err,
 	    sizeof(err)), USERDB_NOTFOUND);
-	passwd_dummy(db, "secret", 6, 1);
+	userdb_dummy(db, "secret", 6, 1);
 	userdb_close(db);
 	userdb_close(NULL);
 	config_free(cf);
@@ -620,7 +624,7 @@ test_verify_invalid(void **state)
 		memset(big, 'a', sizeof(big));
 		assert_int_equal(passwd_verify("$6$x$y", big, sizeof(big), 1),
 		    0);
-		passwd_dummy(NULL, big, sizeof(big), 1);
+		userdb_dummy(NULL, big, sizeof(big), 1);
 	}
 	assert_int_equal(passwd_verify(NULL, "x", 1, 1), 0);
 }
@@ -643,7 +647,7 @@ test_verify_plain(void **state)
 	/* An empty stored password matches nothing, not even "". */
 	assert_int_equal(passwd_verify("", "", 0, 0), 0);
 	assert_int_equal(passwd_verify("", "x", 1, 0), 0);
-	passwd_dummy(NULL, "secret", 6, 0);
+	userdb_dummy(NULL, "secret", 6, 0);
 }
 
 struct lookup_arg {
@@ -803,15 +807,15 @@ test_dummy(void **state)
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
 	t0 = now_ms();
-	passwd_dummy(db, "guess", 5, 1);
+	userdb_dummy(db, "guess", 5, 1);
 	tdummy = now_ms() - t0;
 	t0 = now_ms();
 	assert_int_equal(passwd_verify(h, "guess", 5, 1), 0);
 	tverify = now_ms() - t0;
 	print_message("yescrypt: verify %.1f ms, dummy %.1f ms\n", tverify,
 	    tdummy);
-	passwd_dummy(db, "guess", 5, 0);
-	passwd_dummy(db, "", 0, 1);
+	userdb_dummy(db, "guess", 5, 0);
+	userdb_dummy(db, "", 0, 1);
 	userdb_close(db);
 
 	/* A file with no hash at all: the system's preferred method. */
@@ -819,8 +823,8 @@ test_dummy(void **state)
 	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
-	passwd_dummy(db, "guess", 5, 1);
-	passwd_dummy(db, "guess", 5, 0);
+	userdb_dummy(db, "guess", 5, 1);
+	userdb_dummy(db, "guess", 5, 0);
 	userdb_close(db);
 
 	/* A file that is missing. */
@@ -828,10 +832,10 @@ test_dummy(void **state)
 	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_TEMPFAIL);
-	passwd_dummy(db, "guess", 5, 1);
+	userdb_dummy(db, "guess", 5, 1);
 	userdb_close(db);
 
-	passwd_dummy(NULL, "guess", 5, 1);
+	userdb_dummy(NULL, "guess", 5, 1);
 	config_free(cf);
 	free(path);
 }

@@ -156,21 +156,6 @@ int		 config_parse_addr(const char *, const char *defport,
 /* Parse a duration: seconds with optional s, m or h. */
 int		 config_parse_duration(const char *, long *);
 
-/*
- * Upper bound on the nodes regcomp() builds for an ERE; regexes above
- * CONFIG_REGEX_MAXCOST are refused, since glibc copies repetitions and a
- * short pattern can otherwise take gigabytes.
- */
-#define CONFIG_REGEX_MAXCOST	20000
-/*
- * Epsilon moves in that expansion (each "*", "?", optional copy, empty
- * alternative): regcomp()'s epsilon closures grow with them, so
- * "(a*){5000}" takes seconds with few nodes. Regexes with more are
- * refused too, as are stacked quantifiers ("a*+") and a stray ")".
- */
-#define CONFIG_REGEX_MAXEPS	64
-size_t		 config_regex_cost(const char *);
-
 /* Does addr (AF_INET/AF_INET6, mapped v4 folded) fall in a trusted CIDR? */
 int		 config_is_trusted(const struct config *,
 		    const struct sockaddr *);

@@ -21,6 +21,7 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "regex_cost.h"
 
 static char	 tmpdir[] = "/tmp/test_config.XXXXXX";
 static char	 confpath[256];
@@ -1145,24 +1146,24 @@ static void
 test_regex_cost(void **state)
 {
 	(void)state;
-	assert_int_equal(config_regex_cost("a"), 1);
-	assert_int_equal(config_regex_cost("a+"), 2);
-	assert_int_equal(config_regex_cost("a{5}"), 5);
-	assert_int_equal(config_regex_cost("ab|cd"), 4);
-	assert_int_equal(config_regex_cost("[a-z]+"), 2);
-	assert_int_equal(config_regex_cost("[]+]"), 1);
-	assert_true(config_regex_cost("\\+([^%@/]*)") < 10);
-	assert_true(config_regex_cost("/([^%@+]*)") < 10);
-	assert_true(config_regex_cost("(a+)+") < 10);
+	assert_int_equal(regex_cost("a"), 1);
+	assert_int_equal(regex_cost("a+"), 2);
+	assert_int_equal(regex_cost("a{5}"), 5);
+	assert_int_equal(regex_cost("ab|cd"), 4);
+	assert_int_equal(regex_cost("[a-z]+"), 2);
+	assert_int_equal(regex_cost("[]+]"), 1);
+	assert_true(regex_cost("\\+([^%@/]*)") < 10);
+	assert_true(regex_cost("/([^%@+]*)") < 10);
+	assert_true(regex_cost("(a+)+") < 10);
 	/* Stacked plusses double the tree each time. */
-	assert_true(config_regex_cost("/++++++++++++++++++++++++++++++") >
-	    CONFIG_REGEX_MAXCOST);
-	assert_true(config_regex_cost("((a{100}){100}){100}") >
-	    CONFIG_REGEX_MAXCOST);
-	assert_true(config_regex_cost("(((((((((((((((((a+)+)+)+)+)+)+)+)+)+)"
-	    "+)+)+)+)+)+)+)+") > CONFIG_REGEX_MAXCOST);
-	assert_true(config_regex_cost("a{99999999999999999999}") >
-	    CONFIG_REGEX_MAXCOST);
+	assert_true(regex_cost("/++++++++++++++++++++++++++++++") >
+	    REGEX_MAXCOST);
+	assert_true(regex_cost("((a{100}){100}){100}") >
+	    REGEX_MAXCOST);
+	assert_true(regex_cost("(((((((((((((((((a+)+)+)+)+)+)+)+)+)+)"
+	    "+)+)+)+)+)+)+)+") > REGEX_MAXCOST);
+	assert_true(regex_cost("a{99999999999999999999}") >
+	    REGEX_MAXCOST);
 	expect_error("useropt /(a)++++++++++++++++++++++++++++++++++++\n", 1,
 	    "useropt", "too complex");
 	expect_error("whoson.allow x{1000}{1000}\n", 1, "whoson.allow",
@@ -1196,9 +1197,9 @@ test_regex_epsilon(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bombs) / sizeof(bombs[0]); i++)
-		assert_true(config_regex_cost(bombs[i]) > CONFIG_REGEX_MAXCOST);
+		assert_true(regex_cost(bombs[i]) > REGEX_MAXCOST);
 	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
-		assert_true(config_regex_cost(fine[i]) <= CONFIG_REGEX_MAXCOST);
+		assert_true(regex_cost(fine[i]) <= REGEX_MAXCOST);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(regcomp(&re, fine[i], REG_EXTENDED), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1214,9 +1215,9 @@ test_regex_epsilon(void **state)
 	 * quantifier, then sixty-four stars.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_true(config_regex_cost("((((((((((((((((((((((((((((((a+)+)+)+"
+	assert_true(regex_cost("((((((((((((((((((((((((((((((a+)+)+)+"
 	    ")+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+") >
-	    CONFIG_REGEX_MAXCOST);
+	    REGEX_MAXCOST);
 	for (p = buf, i = 0; i < 64; i++)
 		*p++ = '(';
 	*p++ = 'a';
@@ -1226,7 +1227,7 @@ test_regex_epsilon(void **state)
 		*p++ = '*';
 	}
 	*p = '\0';
-	assert_true(config_regex_cost(buf) > CONFIG_REGEX_MAXCOST);
+	assert_true(regex_cost(buf) > REGEX_MAXCOST);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
 	    (t1.tv_nsec - t0.tv_nsec) < 100000000L);

@@ -7,25 +7,12 @@
 #include <regex.h>
 #include <stddef.h>
 
+#include "addr.h"
+
 #define CONFIG_MAXADDRS		64	/* bindto, bindtls */
 #define CONFIG_MAXRULES		64	/* whoson.allow/deny */
 #define CONFIG_MAXTRUSTED	64	/* trusted CIDRs */
 #define CONFIG_MAXARGS		32	/* popitargs */
-
-/* A listening or destination address: "[address][:port]". */
-struct cfg_addr {
-	struct sockaddr_storage	 ca_ss;		/* address and port */
-	socklen_t		 ca_len;
-	int			 ca_any;	/* no address given: all */
-	char			 ca_text[128];	/* as written, for logs */
-};
-
-/* A CIDR block for "trusted". */
-struct cfg_cidr {
-	int			 cc_family;	/* AF_INET or AF_INET6 */
-	unsigned char		 cc_addr[16];
-	int			 cc_prefix;
-};
 
 enum whoson_action {
 	WHOSON_ALLOW,
@@ -146,13 +133,6 @@ void		 config_free(struct config *);
 int		 config_override_bind(struct config *, const char *,
 		    char *err, size_t errsz);
 
-/*
- * Parse "[address][:port]" with a default port; the address must be
- * numeric ("[v6]" for IPv6), the port a number or /etc/services name.
- * Returns 0, or -1 with a message in err.
- */
-int		 config_parse_addr(const char *, const char *defport,
-		    struct cfg_addr *, char *err, size_t errsz);
 /* Parse a duration: seconds with optional s, m or h. */
 int		 config_parse_duration(const char *, long *);
 

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "addr.h"
 #include "config.h"
 #include "drain.h"
 #include "listener.h"
@@ -37,7 +38,6 @@ static void	 reload_keep(struct config *, const struct config *);
 static void	 reload_log_msgs(const struct config_msgs *);
 static void	 reload_account(const struct config *, const struct config *);
 static int	 reload_streq(const char *, const char *);
-static int	 reload_addreq(const struct cfg_addr *, const struct cfg_addr *);
 
 /* The -C path and the -b override, for every reload. */
 void
@@ -98,14 +98,6 @@ reload_streq(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* The same destination address and port. */
-static int
-reload_addreq(const struct cfg_addr *a, const struct cfg_addr *b)
-{
-	return a->ca_len == b->ca_len &&
-	    memcmp(&a->ca_ss, &b->ca_ss, a->ca_len) == 0;
-}
-
 /*
  * Accounting for new logins: a channel whose socket or connection
  * settings changed is closed and opened again (rules, the logudp
@@ -119,14 +111,14 @@ reload_account(const struct config *old, const struct config *cf)
 	const struct cfg_mysql	*a = &old->cf_loginfo, *b = &cf->cf_loginfo;
 
 	if ((old->cf_nwhoson > 0) != (cf->cf_nwhoson > 0) ||
-	    !reload_addreq(&old->cf_whoson_server, &cf->cf_whoson_server)) {
+	    !addr_same(&old->cf_whoson_server, &cf->cf_whoson_server)) {
 		whoson_close();
 		if (whoson_open(env->ps_base, cf) == -1)
 			log_warnx("whoson: notices are off");
 	}
 	if (old->cf_logudp_set != cf->cf_logudp_set ||
 	    old->cf_logudp_ttl != cf->cf_logudp_ttl ||
-	    !reload_addreq(&old->cf_logudp_dst, &cf->cf_logudp_dst)) {
+	    !addr_same(&old->cf_logudp_dst, &cf->cf_logudp_dst)) {
 		logudp_close();
 		if (logudp_open(cf) == -1)
 			log_warnx("logudp: notices are off");

@@ -803,12 +803,12 @@ test_parse_addr(void **state)
 	char		 err[256], buf[64];
 
 	(void)state;
-	assert_int_equal(config_parse_addr(":1110", "110", &a, err,
+	assert_int_equal(addr_parse(":1110", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 1);
 	assert_int_equal(port_of(&a), 1110);
 
-	assert_int_equal(config_parse_addr("127.0.0.1", "110", &a, err,
+	assert_int_equal(addr_parse("127.0.0.1", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 0);
 	assert_int_equal(a.ca_ss.ss_family, AF_INET);
@@ -817,54 +817,54 @@ test_parse_addr(void **state)
 	assert_int_equal(port_of(&a), 110);
 	assert_string_equal(a.ca_text, "127.0.0.1");
 
-	assert_int_equal(config_parse_addr("[::1]:110", "995", &a, err,
+	assert_int_equal(addr_parse("[::1]:110", "995", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_ss.ss_family, AF_INET6);
 	assert_int_equal(a.ca_len, sizeof(struct sockaddr_in6));
 	assert_string_equal(addr_of(&a, buf, sizeof(buf)), "::1");
 	assert_int_equal(port_of(&a), 110);
 
-	assert_int_equal(config_parse_addr("[::]:pop3", "1", &a, err,
+	assert_int_equal(addr_parse("[::]:pop3", "1", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 0);
 	assert_string_equal(addr_of(&a, buf, sizeof(buf)), "::");
 	assert_int_equal(port_of(&a), 110);
 
-	assert_int_equal(config_parse_addr("10.0.0.1:pop3s", "110", &a, err,
+	assert_int_equal(addr_parse("10.0.0.1:pop3s", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(port_of(&a), 995);
 
-	assert_int_equal(config_parse_addr("", "pop3s", &a, err,
+	assert_int_equal(addr_parse("", "pop3s", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 1);
 	assert_int_equal(port_of(&a), 995);
 
-	assert_int_equal(config_parse_addr("[fe80::1%1]:110", "110", &a, err,
+	assert_int_equal(addr_parse("[fe80::1%1]:110", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(((struct sockaddr_in6 *)&a.ca_ss)->sin6_scope_id, 1);
 
-	assert_int_equal(config_parse_addr("[::1", "110", &a, err,
+	assert_int_equal(addr_parse("[::1", "110", &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "missing ]"));
-	assert_int_equal(config_parse_addr("1.2.3.4:99999", "110", &a, err,
+	assert_int_equal(addr_parse("1.2.3.4:99999", "110", &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "out of range"));
-	assert_int_equal(config_parse_addr("host.name:110", "110", &a, err,
+	assert_int_equal(addr_parse("host.name:110", "110", &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a numeric"));
-	assert_int_equal(config_parse_addr("1.2.3.4:nosuchservice", "110",
+	assert_int_equal(addr_parse("1.2.3.4:nosuchservice", "110",
 	    &a, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "unknown port"));
-	assert_int_equal(config_parse_addr("1.2.3.4", NULL, &a, err,
+	assert_int_equal(addr_parse("1.2.3.4", NULL, &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "port is needed"));
-	assert_int_equal(config_parse_addr("[1.2.3.4]:1", "110", &a, err,
+	assert_int_equal(addr_parse("[1.2.3.4]:1", "110", &a, err,
 	    sizeof(err)), -1);
-	assert_int_equal(config_parse_addr("[]:1", "110", &a, err,
+	assert_int_equal(addr_parse("[]:1", "110", &a, err,
 	    sizeof(err)), -1);
-	assert_int_equal(config_parse_addr("127.1:1", "110", &a, err,
+	assert_int_equal(addr_parse("127.1:1", "110", &a, err,
 	    sizeof(err)), -1);
-	assert_int_equal(config_parse_addr("1.2.3.4:-1", "110", &a, err,
+	assert_int_equal(addr_parse("1.2.3.4:-1", "110", &a, err,
 	    sizeof(err)), -1);
 }
 

@@ -30,6 +30,13 @@ struct account_stats {
  */
 void	account_init(struct event_base *, const struct config *);
 /*
+ * SIGHUP: old is replaced by cf. Reopen each channel whose socket or
+ * connection settings changed (old NULL: all of them, as account_init()
+ * does); nothing waits for loginfo's old thread.
+ */
+void	account_reconfigure(struct event_base *, const struct config *old,
+	    const struct config *cf);
+/*
  * A login succeeded: account is the mailbox name, login the name as
  * typed, peer the client. Returns at once.
  */

@@ -71,6 +71,8 @@ static const struct cfdir *cfg_lookup(const char *);
 static int	 cfg_single(struct cfparse *, const char *);
 static int	 cfg_number(struct cfparse *, const char *, long long,
 		    long long, long long *);
+static int	 cfg_ranged(struct cfparse *, const struct cfdir *,
+		    const char *, long long *);
 static int	 cfg_setstr(struct cfparse *, char **, const char *);
 static int	 cfg_regex(struct cfparse *, regex_t *, int *, const char *,
 		    int, int);
@@ -623,27 +625,35 @@ cfg_setstr(struct cfparse *p, char **field, const char *v)
 	return 0;
 }
 
+/* One value, a decimal number within the directive's range. */
+static int
+cfg_ranged(struct cfparse *p, const struct cfdir *d, const char *v,
+    long long *out)
+{
+	if (cfg_single(p, v) == -1)
+		return -1;
+	return cfg_number(p, v, d->cd_min, d->cd_max, out);
+}
+
 /* number: an int field within the table's range. */
 static int
 cfd_number(struct cfparse *p, const struct cfdir *d, char *v)
 {
 	long long	 n;
 
-	if (cfg_single(p, v) == -1 ||
-	    cfg_number(p, v, d->cd_min, d->cd_max, &n) == -1)
+	if (cfg_ranged(p, d, v, &n) == -1)
 		return -1;
 	*FIELD(p, d, int) = (int)n;
 	return 0;
 }
 
-/* uid, gid: a number (not a name), 0 .. 2^32-2. */
+/* uid, gid: a number (not a name), 0 .. 2^32-2, in a long field. */
 static int
 cfd_id(struct cfparse *p, const struct cfdir *d, char *v)
 {
 	long long	 n;
 
-	if (cfg_single(p, v) == -1 ||
-	    cfg_number(p, v, d->cd_min, d->cd_max, &n) == -1)
+	if (cfg_ranged(p, d, v, &n) == -1)
 		return -1;
 	*FIELD(p, d, long) = (long)n;
 	return 0;

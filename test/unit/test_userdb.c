@@ -49,6 +49,9 @@ static void	 make_hash(const char *, const char *, char *, size_t);
 static void	 write_file(const char *, const char *, time_t, long);
 static void	 replace_file(const char *, const char *, time_t);
 static struct config *file_config(const char *);
+static struct userdb *file_open(const char *, struct config **);
+static void	 file_close(struct userdb *, struct config *, char *);
+static void	 expect_found(struct userdb *, const char *);
 static char	*tmppath(const char *);
 static int	 msgs_have(const struct config_msgs *, int, const char *);
 static void	*lookup_thread(void *);
@@ -125,6 +128,39 @@ file_config(const char *path)
 	cf->cf_userdb = USERDB_FILE;
 	assert_non_null(cf->cf_userdb_path = strdup(path));
 	return cf;
+}
+
+/* Open a `userdb file` database on path; *cfp is its configuration. */
+static struct userdb *
+file_open(const char *path, struct config **cfp)
+{
+	struct userdb	*db;
+	char		 err[256];
+
+	*cfp = file_config(path);
+	assert_non_null(db = userdb_open(*cfp, err, sizeof(err)));
+	return db;
+}
+
+/* Close what file_open() opened, and free the path. */
+static void
+file_close(struct userdb *db, struct config *cf, char *path)
+{
+	userdb_close(db);
+	config_free(cf);
+	free(path);
+}
+
+/* name is found; the entry is not looked at. */
+static void
+expect_found(struct userdb *db, const char *name)
+{
+	struct userdb_entry	 e;
+	char			 err[256];
+
+	assert_int_equal(userdb_lookup(db, name, &e, err, sizeof(err)),
+	    USERDB_FOUND);
+	userdb_entry_clear(&e);
 }
 
 /* Is there an error (or warning) containing text? */
@@ -346,16 +382,11 @@ test_file_nul(void **state)
 	assert_int_equal(write(fd, text, sizeof(text) - 1),
 	    (ssize_t)sizeof(text) - 1);
 	close(fd);
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	assert_int_equal(userdb_lookup(db, "ann", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
-	assert_int_equal(userdb_lookup(db, "ben", &e, err, sizeof(err)),
-	    USERDB_FOUND);
-	userdb_entry_clear(&e);
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	expect_found(db, "ben");
+	file_close(db, cf, path);
 }
 
 /* Edited in place, replaced by rename, removed, restored: all seen. */
@@ -371,8 +402,7 @@ test_file_reload(void **state)
 
 	(void)state;
 	write_file(path, "dave:old1:2000:2000::/home/dave:\n", 1000000000, 0);
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	assert_int_equal(userdb_lookup(db, "dave", &e, err, sizeof(err)),
 	    USERDB_FOUND);
 	assert_string_equal(e.ue_password, "old1");
@@ -397,9 +427,7 @@ test_file_reload(void **state)
 	assert_string_equal(e.ue_password, "ren3");
 	assert_int_equal(e.ue_uid, 2001);
 	userdb_entry_clear(&e);
-	assert_int_equal(userdb_lookup(db, "erin", &e, err, sizeof(err)),
-	    USERDB_FOUND);
-	userdb_entry_clear(&e);
+	expect_found(db, "erin");
 
 	/* Gone: TEMPFAIL with a reason, never NOTFOUND. */
 	assert_int_equal(unlink(path), 0);
@@ -434,9 +462,7 @@ test_file_reload(void **state)
 	assert_string_equal(e.ue_password, "last5");
 	userdb_entry_clear(&e);
 
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	file_close(db, cf, path);
 }
 
 /* A file that does not exist at open is a TEMPFAIL, not an open error. */
@@ -449,17 +475,12 @@ test_file_missing_at_open(void **state)
 	char			 err[256], *path = tmppath("later");
 
 	(void)state;
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	assert_int_equal(userdb_lookup(db, "fay", &e, err, sizeof(err)),
 	    USERDB_TEMPFAIL);
 	write_file(path, "fay:pwf:3000:3000::/home/fay:\n", 1000000000, 0);
-	assert_int_equal(userdb_lookup(db, "fay", &e, err, sizeof(err)),
-	    USERDB_FOUND);
-	userdb_entry_clear(&e);
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	expect_found(db, "fay");
+	file_close(db, cf, path);
 }
 
 /* Opening: no path, mysql without a query, system. */
@@ -710,8 +731,7 @@ test_concurrent(void **state)
 
 	(void)state;
 	write_file(path, va, 1000000000, 0);
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	for (i = 0; i < NTHREADS; i++) {
 		memset(&la[i], 0, sizeof(la[i]));
 		la[i].la_db = db;
@@ -735,9 +755,7 @@ test_concurrent(void **state)
 	    USERDB_FOUND);
 	assert_string_equal(e.ue_password, "pwA");
 	userdb_entry_clear(&e);
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	file_close(db, cf, path);
 }
 
 struct verify_arg {

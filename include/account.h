@@ -1,7 +1,7 @@
 /*
- * Accounting on each successful login (SPEC §6): one call from the
- * session, fanned out to WHOSON, logudp and loginfo. Nothing here can
- * delay or fail a login.
+ * Accounting on each successful login (docs/accounting.md): one call
+ * from the session, fanned out to WHOSON, logudp and loginfo. Nothing
+ * here can delay or fail a login.
  */
 #ifndef ACCOUNT_H
 #define ACCOUNT_H

@@ -1,4 +1,4 @@
-/* The configuration file (SPEC §2): one immutable object per load. */
+/* The configuration (docs/configuration.md): one immutable object a load. */
 #ifndef CONFIG_H
 #define CONFIG_H
 

@@ -1,6 +1,7 @@
 /*
- * Accounting on each successful login (SPEC §6): the one entry point the
- * session calls, dispatching to WHOSON, logudp and loginfo. Each channel
+ * Accounting on each successful login (docs/accounting.md): the one
+ * entry point the session calls, dispatching to WHOSON, logudp and
+ * loginfo, and opening them at start-up and after a reload. Each channel
  * is optional and none of them can delay or fail a login.
  */
 
@@ -81,7 +82,7 @@ account_reconfigure(struct event_base *base, const struct config *old,
 	}
 	if (old == NULL || account_loginfo_changed(old, cf)) {
 		if (old != NULL)
-			loginfo_retire();	/* never waits for the old thread */
+			loginfo_retire();	/* never waits for its thread */
 		if (loginfo_start(cf) == -1)
 			log_warnx("loginfo: logging is off");
 	}

@@ -1,7 +1,7 @@
 /*
  * Authentication requests: the one narrow interface between the network
- * loop and password checking (SPEC §4). auth_run() is all a privileged
- * helper process would need to run.
+ * loop and password checking (docs/userdb.md). auth_run() is all a
+ * privileged helper process would need to run.
  */
 
 #include <grp.h>
@@ -46,7 +46,10 @@ auth_cut(char *s, const regex_t *re, char *group, size_t groupsz, int *matched)
 	return 0;
 }
 
-/* Split a typed login into account, folder and user option (SPEC §5). */
+/*
+ * Split a typed login into account, folder and user option (the folder
+ * and useropt directives, docs/configuration.md).
+ */
 int
 auth_split_login(const struct config *cf, const char *login, char *account,
     size_t accountsz, char *folder, size_t foldersz, char *option,

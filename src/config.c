@@ -1,4 +1,4 @@
-/* The configuration file (SPEC §2): parse, validate, and free one load. */
+/* The configuration file (docs/configuration.md): parse, check, free a load. */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -106,7 +106,7 @@ static cfdir_fn	 cfd_tls_key;
 
 #define CF(field)	offsetof(struct config, field)
 
-/* Every directive of SPEC §2, both tables. */
+/* Every directive of docs/configuration.md, one entry each. */
 static const struct cfdir cfdirs[] = {
 	{ "accepts",		cfd_number,	CF(cf_accepts), 1, 1024, NULL },
 	{ "apop",		cfd_apop,	CF(cf_apop), 0, 1, NULL },
@@ -233,7 +233,7 @@ config_msgs_free(struct config_msgs *msgs)
 	memset(msgs, 0, sizeof(*msgs));
 }
 
-/* The built-in defaults (SPEC §2), as if read from an empty file. */
+/* The defaults of docs/configuration.md, as if read from an empty file. */
 struct config *
 config_default(void)
 {

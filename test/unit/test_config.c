@@ -1,4 +1,4 @@
-/* Unit tests for the configuration parser (SPEC §2): every directive. */
+/* Unit tests for the configuration parser: every directive. */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -187,7 +187,7 @@ addr_of(const struct cfg_addr *a, char *buf, size_t bufsz)
 	return buf;
 }
 
-/* An empty file gives every default of SPEC §2. */
+/* An empty file gives every default of docs/configuration.md. */
 static void
 test_defaults(void **state)
 {

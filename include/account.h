@@ -1,7 +1,7 @@
 /*
- * Accounting on each successful login (SPEC §6): one call from the
- * session, fanned out to WHOSON, logudp and loginfo. Nothing here can
- * delay or fail a login.
+ * Accounting on each successful login (docs/accounting.md): one call
+ * from the session, fanned out to WHOSON, logudp and loginfo. Nothing
+ * here can delay or fail a login.
  */
 #ifndef ACCOUNT_H
 #define ACCOUNT_H
@@ -29,6 +29,13 @@ struct account_stats {
  * for. Problems are logged; the channel concerned stays off.
  */
 void	account_init(struct event_base *, const struct config *);
+/*
+ * SIGHUP: old is replaced by cf. Reopen each channel whose socket or
+ * connection settings changed (old NULL: all of them, as account_init()
+ * does); nothing waits for loginfo's old thread.
+ */
+void	account_reconfigure(struct event_base *, const struct config *old,
+	    const struct config *cf);
 /*
  * A login succeeded: account is the mailbox name, login the name as
  * typed, peer the client. Returns at once.

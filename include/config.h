@@ -1,4 +1,4 @@
-/* The configuration file (SPEC §2): one immutable object per load. */
+/* The configuration (docs/configuration.md): one immutable object a load. */
 #ifndef CONFIG_H
 #define CONFIG_H
 
@@ -7,25 +7,12 @@
 #include <regex.h>
 #include <stddef.h>
 
+#include "addr.h"
+
 #define CONFIG_MAXADDRS		64	/* bindto, bindtls */
 #define CONFIG_MAXRULES		64	/* whoson.allow/deny */
 #define CONFIG_MAXTRUSTED	64	/* trusted CIDRs */
 #define CONFIG_MAXARGS		32	/* popitargs */
-
-/* A listening or destination address: "[address][:port]". */
-struct cfg_addr {
-	struct sockaddr_storage	 ca_ss;		/* address and port */
-	socklen_t		 ca_len;
-	int			 ca_any;	/* no address given: all */
-	char			 ca_text[128];	/* as written, for logs */
-};
-
-/* A CIDR block for "trusted". */
-struct cfg_cidr {
-	int			 cc_family;	/* AF_INET or AF_INET6 */
-	unsigned char		 cc_addr[16];
-	int			 cc_prefix;
-};
 
 enum whoson_action {
 	WHOSON_ALLOW,
@@ -146,30 +133,8 @@ void		 config_free(struct config *);
 int		 config_override_bind(struct config *, const char *,
 		    char *err, size_t errsz);
 
-/*
- * Parse "[address][:port]" with a default port; the address must be
- * numeric ("[v6]" for IPv6), the port a number or /etc/services name.
- * Returns 0, or -1 with a message in err.
- */
-int		 config_parse_addr(const char *, const char *defport,
-		    struct cfg_addr *, char *err, size_t errsz);
 /* Parse a duration: seconds with optional s, m or h. */
 int		 config_parse_duration(const char *, long *);
-
-/*
- * Upper bound on the nodes regcomp() builds for an ERE; regexes above
- * CONFIG_REGEX_MAXCOST are refused, since glibc copies repetitions and a
- * short pattern can otherwise take gigabytes.
- */
-#define CONFIG_REGEX_MAXCOST	20000
-/*
- * Epsilon moves in that expansion (each "*", "?", optional copy, empty
- * alternative): regcomp()'s epsilon closures grow with them, so
- * "(a*){5000}" takes seconds with few nodes. Regexes with more are
- * refused too, as are stacked quantifiers ("a*+") and a stray ")".
- */
-#define CONFIG_REGEX_MAXEPS	64
-size_t		 config_regex_cost(const char *);
 
 /* Does addr (AF_INET/AF_INET6, mapped v4 folded) fall in a trusted CIDR? */
 int		 config_is_trusted(const struct config *,

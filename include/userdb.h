@@ -1,30 +1,13 @@
-/* User databases (SPEC §2 userdb) and password checks; run on workers. */
+/* User databases (docs/userdb.md): the dispatch to a backend, on workers. */
 #ifndef USERDB_H
 #define USERDB_H
 
 #include <stddef.h>
-#include <sys/types.h>
+
+#include "userdb_entry.h"
 
 struct config;
 struct config_msgs;
-
-enum userdb_status {
-	USERDB_FOUND,
-	USERDB_NOTFOUND,
-	USERDB_TEMPFAIL		/* database unreadable or unreachable */
-};
-
-/* One account, copied out of the database; owned by the caller. */
-struct userdb_entry {
-	char		*ue_name;
-	char		*ue_password;	/* hash (crypt 1) or plaintext (crypt 0) */
-	uid_t		 ue_uid;
-	gid_t		 ue_gid;
-	char		*ue_home;
-	char		*ue_shell;
-	int		 ue_sysgroups;	/* supplementary groups from NSS */
-};
-
 struct userdb;
 
 /*
@@ -50,15 +33,6 @@ void		 userdb_close(struct userdb *);
  */
 enum userdb_status userdb_lookup(struct userdb *, const char *name,
 		    struct userdb_entry *, char *err, size_t errsz);
-void		 userdb_entry_clear(struct userdb_entry *);
-
-/*
- * Parse one passwd(5) line "user:password:uid:gid:gecos:home:shell"
- * (no newline) in place into e, pointing into line. Returns 0, or -1 with
- * a reason in err. Comment and blank lines are the caller's business.
- */
-int		 userdb_parse_line(char *line, struct userdb_entry *e,
-		    char *err, size_t errsz);
 
 /*
  * For popserv -t: check the database the configuration names, appending
@@ -67,26 +41,13 @@ int		 userdb_parse_line(char *line, struct userdb_entry *e,
 int		 userdb_check(const struct config *, struct config_msgs *);
 
 /*
- * Is a stored password a locked or disabled account's: empty, or
- * beginning with '!' or '*' (usermod -L, useradd's "!", "*", "*LK*")?
- * Such a value never matches, whatever the mechanism or crypt setting.
- */
-int		 passwd_locked(const char *stored);
-
-/*
- * Check secret against the stored password: crypt(3) hash with
- * crypt_rn() when hashed, constant-time comparison when plaintext.
- * Returns 1 on a match.
- */
-int		 passwd_verify(const char *stored, const char *secret,
-		    size_t secretlen, int hashed);
-
-/*
  * Burn the time a check of the configured kind would take, for an
  * unknown user, so that timing does not tell unknown users from wrong
- * passwords.
+ * passwords: passwd_dummy() with the setting of the hashes db holds (a
+ * file's first valid hash; for the system and mysql databases, that of
+ * the last hash a lookup found). db NULL: the system's preferred method.
  */
-void		 passwd_dummy(struct userdb *, const char *secret,
+void		 userdb_dummy(struct userdb *, const char *secret,
 		    size_t secretlen, int hashed);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Authentication requests: the one narrow interface between the network
- * loop and password checking (docs/security.md). auth_run() is all a privileged
- * helper process would need to run.
+ * loop and password checking (docs/userdb.md). auth_run() is all a
+ * privileged helper process would need to run.
  */
 
 #include <grp.h>
@@ -13,6 +13,7 @@
 #include "auth.h"
 #include "config.h"
 #include "log.h"
+#include "passwd.h"
 #include "userdb.h"
 
 static int	 auth_cut(char *s, const regex_t *re, char *group, size_t groupsz,
@@ -45,7 +46,10 @@ auth_cut(char *s, const regex_t *re, char *group, size_t groupsz, int *matched)
 	return 0;
 }
 
-/* Split a typed login into account, folder and user option. */
+/*
+ * Split a typed login into account, folder and user option (the folder
+ * and useropt directives, docs/configuration.md).
+ */
 int
 auth_split_login(const struct config *cf, const char *login,
     struct auth_split *as)
@@ -160,7 +164,7 @@ auth_run(struct work *w)
 			(void)apop_verify(aj->aj_timestamp, "dummy", 5,
 			    aj->aj_digest, strlen(aj->aj_digest));
 		else
-			passwd_dummy(aj->aj_userdb, aj->aj_secret,
+			userdb_dummy(aj->aj_userdb, aj->aj_secret,
 			    aj->aj_secretlen, aj->aj_hashed);
 		snprintf(aj->aj_reason, sizeof(aj->aj_reason),
 		    "unknown user");

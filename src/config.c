@@ -1,4 +1,4 @@
-/* The configuration file (SPEC §2): parse, validate, and free one load. */
+/* The configuration file (docs/configuration.md): parse, check, free a load. */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -9,8 +9,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
-#include <net/if.h>
-#include <netdb.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,8 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "build_config.h"
 #include "config.h"
+#include "regex_cost.h"
 
 #define CONFIG_DEFPORT_POP3	"110"
 #define CONFIG_DEFPORT_POP3S	"995"
@@ -61,12 +61,6 @@ struct cfdir {
 	const char		*cd_arg;	/* default port, % escapes */
 };
 
-static int	 cfg_parse_port(const char *, in_port_t *, char *, size_t);
-static int	 cfg_parse_host(const char *, int, struct sockaddr_storage *,
-		    socklen_t *, char *, size_t);
-static int	 cfg_cidr_match(const struct cfg_cidr *, int,
-		    const unsigned char *);
-
 static void	 cfg_error(struct cfparse *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	 cfg_warn(struct cfparse *, int, const char *, const char *,
@@ -77,14 +71,11 @@ static const struct cfdir *cfg_lookup(const char *);
 static int	 cfg_single(struct cfparse *, const char *);
 static int	 cfg_number(struct cfparse *, const char *, long long,
 		    long long, long long *);
+static int	 cfg_ranged(struct cfparse *, const struct cfdir *,
+		    const char *, long long *);
 static int	 cfg_setstr(struct cfparse *, char **, const char *);
-static size_t	 regex_cost_seq(const char **, int, size_t *);
-static size_t	 regex_bail(const char **, const char *);
 static int	 cfg_regex(struct cfparse *, regex_t *, int *, const char *,
 		    int, int);
-static int	 cfg_cidr(struct cfparse *, const char *, struct cfg_cidr *);
-static int	 cfg_addr_same(const struct cfg_addr *,
-		    const struct cfg_addr *);
 static int	 cfg_listen(struct cfparse *, const char *, struct cfg_addr *,
 		    size_t *, int *, const char *);
 
@@ -115,7 +106,7 @@ static cfdir_fn	 cfd_tls_key;
 
 #define CF(field)	offsetof(struct config, field)
 
-/* Every directive of SPEC §2, both tables. */
+/* Every directive of docs/configuration.md, one entry each. */
 static const struct cfdir cfdirs[] = {
 	{ "accepts",		cfd_number,	CF(cf_accepts), 1, 1024, NULL },
 	{ "apop",		cfd_apop,	CF(cf_apop), 0, 1, NULL },
@@ -242,7 +233,7 @@ config_msgs_free(struct config_msgs *msgs)
 	memset(msgs, 0, sizeof(*msgs));
 }
 
-/* The built-in defaults (SPEC §2), as if read from an empty file. */
+/* The defaults of docs/configuration.md, as if read from an empty file. */
 struct config *
 config_default(void)
 {
@@ -285,7 +276,7 @@ config_default(void)
 	cf->cf_maildir = strdup("Maildir");
 	cf->cf_logudp_ttl = 1;
 	cf->cf_plaintext = 1;
-	if (config_parse_addr("127.0.0.1", CONFIG_DEFPORT_WHOSON,
+	if (addr_parse("127.0.0.1", CONFIG_DEFPORT_WHOSON,
 	    &cf->cf_whoson_server, err, sizeof(err)) == -1 ||
 	    cf->cf_hostname == NULL || cf->cf_popit == NULL ||
 	    cf->cf_maildir == NULL) {
@@ -382,186 +373,6 @@ config_parse_duration(const char *s, long *out)
 	return 0;
 }
 
-/* A port: a number 1..65535 or an /etc/services name; network order out. */
-static int
-cfg_parse_port(const char *s, in_port_t *port, char *err, size_t errsz)
-{
-	struct servent	*se;
-	const char	*p;
-	unsigned long	 v = 0;
-
-	if (*s == '\0') {
-		snprintf(err, errsz, "empty port");
-		return -1;
-	}
-	if (isdigit((unsigned char)*s)) {
-		for (p = s; isdigit((unsigned char)*p); p++) {
-			v = v * 10 + (unsigned long)(*p - '0');
-			if (v > 65535)
-				break;
-		}
-		if (*p == '\0' && v >= 1 && v <= 65535) {
-			*port = htons((in_port_t)v);
-			return 0;
-		}
-		if (*p == '\0' || isdigit((unsigned char)*p)) {
-			snprintf(err, errsz, "port %s out of range (1..65535)",
-			    s);
-			return -1;
-		}
-	}
-	if ((se = getservbyname(s, "tcp")) == NULL &&
-	    (se = getservbyname(s, "udp")) == NULL) {
-		snprintf(err, errsz, "unknown port or service \"%s\"", s);
-		return -1;
-	}
-	*port = (in_port_t)se->s_port;
-	return 0;
-}
-
-/* A numeric address of family af (v6 may carry a %scope); port left 0. */
-static int
-cfg_parse_host(const char *s, int af, struct sockaddr_storage *ss,
-    socklen_t *len, char *err, size_t errsz)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-	char			 buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-	char			*scope;
-	unsigned int		 idx = 0;
-
-	memset(ss, 0, sizeof(*ss));
-	if (af == AF_INET) {
-		if (inet_pton(AF_INET, s, &sin->sin_addr) != 1) {
-			snprintf(err, errsz, "\"%s\" is not a numeric IPv4 "
-			    "address", s);
-			return -1;
-		}
-		sin->sin_family = AF_INET;
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (strlen(s) >= sizeof(buf)) {
-		snprintf(err, errsz, "\"%s\" is not a numeric IPv6 address", s);
-		return -1;
-	}
-	memcpy(buf, s, strlen(s) + 1);
-	if ((scope = strchr(buf, '%')) != NULL) {
-		*scope++ = '\0';
-		if (*scope == '\0' || (idx = if_nametoindex(scope)) == 0) {
-			char	*end;
-			unsigned long	 v;
-
-			errno = 0;
-			v = strtoul(scope, &end, 10);
-			if (*scope == '\0' || !isdigit((unsigned char)*scope) ||
-			    *end != '\0' || errno != 0 || v > UINT_MAX) {
-				snprintf(err, errsz, "unknown scope \"%s\" "
-				    "in \"%s\"", scope, s);
-				return -1;
-			}
-			idx = (unsigned int)v;
-		}
-	}
-	if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1) {
-		snprintf(err, errsz, "\"%s\" is not a numeric IPv6 address", s);
-		return -1;
-	}
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_scope_id = idx;
-	*len = sizeof(*sin6);
-	return 0;
-}
-
-/* Parse "[address][:port]": numeric v4, [v6], or empty for all addresses. */
-int
-config_parse_addr(const char *s, const char *defport, struct cfg_addr *ca,
-    char *err, size_t errsz)
-{
-	struct cfg_addr		 a;
-	char			 host[256];
-	const char		*port = NULL, *p;
-	size_t			 hlen;
-	in_port_t		 pn;
-	int			 af;
-
-	memset(&a, 0, sizeof(a));
-	if (s == NULL)
-		s = "";
-	if (strlen(s) >= sizeof(a.ca_text)) {
-		snprintf(err, errsz, "address too long");
-		return -1;
-	}
-	memcpy(a.ca_text, s, strlen(s) + 1);
-	if (s[0] == '[') {
-		if ((p = strchr(s, ']')) == NULL) {
-			snprintf(err, errsz, "\"%s\": missing ]", s);
-			return -1;
-		}
-		hlen = (size_t)(p - s - 1);
-		if (hlen == 0 || hlen >= sizeof(host)) {
-			snprintf(err, errsz, "\"%s\": bad IPv6 address", s);
-			return -1;
-		}
-		memcpy(host, s + 1, hlen);
-		host[hlen] = '\0';
-		af = AF_INET6;
-		p++;
-		if (*p == ':')
-			port = p + 1;
-		else if (*p != '\0') {
-			snprintf(err, errsz, "\"%s\": junk after ]", s);
-			return -1;
-		}
-	} else {
-		if ((p = strchr(s, ':')) != NULL &&
-		    strchr(p + 1, ':') != NULL) {
-			snprintf(err, errsz, "\"%s\": an IPv6 address must be "
-			    "written in brackets, [address]:port", s);
-			return -1;
-		}
-		hlen = p ? (size_t)(p - s) : strlen(s);
-		if (hlen >= sizeof(host)) {
-			snprintf(err, errsz, "address too long");
-			return -1;
-		}
-		memcpy(host, s, hlen);
-		host[hlen] = '\0';
-		af = AF_INET;
-		if (p != NULL)
-			port = p + 1;
-	}
-	if (port == NULL) {
-		if (defport == NULL) {
-			snprintf(err, errsz, "\"%s\": a port is needed", s);
-			return -1;
-		}
-		port = defport;
-	}
-	if (cfg_parse_port(port, &pn, err, errsz) == -1)
-		return -1;
-	if (host[0] == '\0') {
-		struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&a.ca_ss;
-
-		/* All addresses: [::], which takes IPv4 too unless V6ONLY. */
-		a.ca_any = 1;
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_addr = in6addr_any;
-		sin6->sin6_port = pn;
-		a.ca_len = sizeof(*sin6);
-	} else {
-		if (cfg_parse_host(host, af, &a.ca_ss, &a.ca_len, err,
-		    errsz) == -1)
-			return -1;
-		if (af == AF_INET)
-			((struct sockaddr_in *)&a.ca_ss)->sin_port = pn;
-		else
-			((struct sockaddr_in6 *)&a.ca_ss)->sin6_port = pn;
-	}
-	*ca = a;
-	return 0;
-}
-
 /* Replace every bindto with the -b argument. */
 int
 config_override_bind(struct config *cf, const char *arg, char *err,
@@ -569,65 +380,20 @@ config_override_bind(struct config *cf, const char *arg, char *err,
 {
 	struct cfg_addr	 a;
 
-	if (config_parse_addr(arg, CONFIG_DEFPORT_POP3, &a, err, errsz) == -1)
+	if (addr_parse(arg, CONFIG_DEFPORT_POP3, &a, err, errsz) == -1)
 		return -1;
 	cf->cf_bindto[0] = a;
 	cf->cf_nbindto = 1;
 	return 0;
 }
 
-/* Does the address (af, bytes) fall inside the CIDR block? */
-static int
-cfg_cidr_match(const struct cfg_cidr *cc, int af, const unsigned char *addr)
-{
-	int		 bits, i;
-	unsigned char	 mask;
-
-	if (cc->cc_family != af)
-		return 0;
-	bits = cc->cc_prefix;
-	for (i = 0; bits > 0; i++, bits -= 8) {
-		mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
-		if ((addr[i] & mask) != (cc->cc_addr[i] & mask))
-			return 0;
-	}
-	return 1;
-}
-
 /* Is the peer in a trusted CIDR? IPv4-mapped IPv6 is matched as IPv4. */
 int
 config_is_trusted(const struct config *cf, const struct sockaddr *sa)
 {
-	const struct sockaddr_in	*sin;
-	const struct sockaddr_in6	*sin6;
-	const unsigned char		*addr;
-	size_t				 i;
-	int				 af;
-
-	if (cf == NULL || sa == NULL)
+	if (cf == NULL)
 		return 0;
-	switch (sa->sa_family) {
-	case AF_INET:
-		sin = (const struct sockaddr_in *)sa;
-		addr = (const unsigned char *)&sin->sin_addr;
-		af = AF_INET;
-		break;
-	case AF_INET6:
-		sin6 = (const struct sockaddr_in6 *)sa;
-		addr = (const unsigned char *)&sin6->sin6_addr;
-		af = AF_INET6;
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			addr += 12;
-			af = AF_INET;
-		}
-		break;
-	default:
-		return 0;
-	}
-	for (i = 0; i < cf->cf_ntrusted; i++)
-		if (cfg_cidr_match(&cf->cf_trusted[i], af, addr))
-			return 1;
-	return 0;
+	return addr_in_cidrs(cf->cf_trusted, cf->cf_ntrusted, sa);
 }
 
 /* Read path into a fresh configuration; NULL if the file has any error. */
@@ -859,27 +625,35 @@ cfg_setstr(struct cfparse *p, char **field, const char *v)
 	return 0;
 }
 
+/* One value, a decimal number within the directive's range. */
+static int
+cfg_ranged(struct cfparse *p, const struct cfdir *d, const char *v,
+    long long *out)
+{
+	if (cfg_single(p, v) == -1)
+		return -1;
+	return cfg_number(p, v, d->cd_min, d->cd_max, out);
+}
+
 /* number: an int field within the table's range. */
 static int
 cfd_number(struct cfparse *p, const struct cfdir *d, char *v)
 {
 	long long	 n;
 
-	if (cfg_single(p, v) == -1 ||
-	    cfg_number(p, v, d->cd_min, d->cd_max, &n) == -1)
+	if (cfg_ranged(p, d, v, &n) == -1)
 		return -1;
 	*FIELD(p, d, int) = (int)n;
 	return 0;
 }
 
-/* uid, gid: a number (not a name), 0 .. 2^32-2. */
+/* uid, gid: a number (not a name), 0 .. 2^32-2, in a long field. */
 static int
 cfd_id(struct cfparse *p, const struct cfdir *d, char *v)
 {
 	long long	 n;
 
-	if (cfg_single(p, v) == -1 ||
-	    cfg_number(p, v, d->cd_min, d->cd_max, &n) == -1)
+	if (cfg_ranged(p, d, v, &n) == -1)
 		return -1;
 	*FIELD(p, d, long) = (long)n;
 	return 0;
@@ -977,28 +751,6 @@ cfd_hostname(struct cfparse *p, const struct cfdir *d, char *v)
 	return cfg_setstr(p, FIELD(p, d, char *), v);
 }
 
-/* Are two listening addresses the same address and port? */
-static int
-cfg_addr_same(const struct cfg_addr *a, const struct cfg_addr *b)
-{
-	const struct sockaddr_in	*a4, *b4;
-	const struct sockaddr_in6	*a6, *b6;
-
-	if (a->ca_ss.ss_family != b->ca_ss.ss_family)
-		return 0;
-	if (a->ca_ss.ss_family == AF_INET) {
-		a4 = (const struct sockaddr_in *)&a->ca_ss;
-		b4 = (const struct sockaddr_in *)&b->ca_ss;
-		return a4->sin_port == b4->sin_port &&
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	}
-	a6 = (const struct sockaddr_in6 *)&a->ca_ss;
-	b6 = (const struct sockaddr_in6 *)&b->ca_ss;
-	return a6->sin6_port == b6->sin6_port &&
-	    a6->sin6_scope_id == b6->sin6_scope_id &&
-	    memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(b6->sin6_addr)) == 0;
-}
-
 /* Add a listener to a list; the same address twice is an error. */
 static int
 cfg_listen(struct cfparse *p, const char *v, struct cfg_addr *list,
@@ -1011,18 +763,18 @@ cfg_listen(struct cfparse *p, const char *v, struct cfg_addr *list,
 
 	if (cfg_single(p, v) == -1)
 		return -1;
-	if (config_parse_addr(v, defport, &a, err, sizeof(err)) == -1) {
+	if (addr_parse(v, defport, &a, err, sizeof(err)) == -1) {
 		cfg_error(p, "%s", err);
 		return -1;
 	}
 	for (i = 0; i < cf->cf_nbindto; i++)
-		if (cfg_addr_same(&a, &cf->cf_bindto[i])) {
+		if (addr_same(&a, &cf->cf_bindto[i])) {
 			cfg_error(p, "%s: already a listener (bindto, line %d)",
 			    v, p->p_bindto_line[i]);
 			return -1;
 		}
 	for (i = 0; i < cf->cf_nbindtls; i++)
-		if (cfg_addr_same(&a, &cf->cf_bindtls[i])) {
+		if (addr_same(&a, &cf->cf_bindtls[i])) {
 			cfg_error(p, "%s: already a listener (bindtls, "
 			    "line %d)", v, p->p_bindtls_line[i]);
 			return -1;
@@ -1061,7 +813,7 @@ cfd_dest(struct cfparse *p, const struct cfdir *d, char *v)
 
 	if (cfg_single(p, v) == -1)
 		return -1;
-	if (config_parse_addr(v, d->cd_arg, &a, err, sizeof(err)) == -1) {
+	if (addr_parse(v, d->cd_arg, &a, err, sizeof(err)) == -1) {
 		cfg_error(p, "%s", err);
 		return -1;
 	}
@@ -1093,7 +845,7 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
 	int	 rc;
 
 	/* glibc's regcomp copies repeated subexpressions: bound that. */
-	if (config_regex_cost(v) > CONFIG_REGEX_MAXCOST) {
+	if (regex_cost(v) > REGEX_MAXCOST) {
 		cfg_error(p, "regex \"%s\" is too complex (nested, stacked or "
 		    "large repetitions) or has a \")\" that opens nothing", v);
 		return -1;
@@ -1115,159 +867,6 @@ cfg_regex(struct cfparse *p, regex_t *re, int *set, const char *v, int flags,
 	}
 	*re = nre;
 	return 0;
-}
-
-/*
- * Give up on a regex: too costly. The rest of it is skipped, so that the
- * callers up the nesting stop too (parsing it again at each level would
- * take exponential time).
- */
-static size_t
-regex_bail(const char **sp, const char *s)
-{
-	*sp = s + strlen(s);
-	return CONFIG_REGEX_MAXCOST + 1;
-}
-
-/*
- * An upper bound on the parse-tree nodes regcomp() builds for an ERE:
- * glibc expands "x+" to "xx*" and "x{m,n}" to n copies of x, so nested
- * or stacked repetitions grow exponentially. Saturates above the limit.
- *
- * *eps counts what can be crossed without matching a character in that
- * expansion: each "*", "?", optional copy of "{m,n}" and empty
- * alternative. regcomp() computes an epsilon closure for every node, and
- * their sizes grow with this count: "(a*){5000}", "a*+++++++++++" or
- * "((|){16}){2,50}" have few nodes and take seconds. Two quantifiers in
- * a row (a repetition of a repetition in glibc, undefined in POSIX)
- * saturate at once.
- */
-static size_t
-regex_cost_seq(const char **sp, int depth, size_t *eps)
-{
-	const char	*s = *sp;
-	size_t		 total = 0, alt = 0, piece, mult, pe, ae = 0;
-	unsigned long	 m, n;
-	char		*end;
-	int		 nquant, empty = 1;
-
-	*eps = 0;
-	for (;;) {
-		if (*s == '\0' || *s == ')' || *s == '|') {
-			/* The end of an alternative. */
-			if (empty)
-				ae++;		/* "(|)", "a|": an empty one */
-			total += alt;
-			*eps += ae;
-			if (*s != '|')
-				break;
-			alt = ae = 0;
-			empty = 1;
-			s++;
-			continue;
-		}
-		empty = 0;
-		/* An atom. */
-		pe = 0;
-		if (*s == '(') {
-			s++;
-			if (depth > 64)
-				return regex_bail(sp, s);
-			piece = regex_cost_seq(&s, depth + 1, &pe) + 1;
-			if (*s == ')')
-				s++;
-		} else if (*s == '[') {
-			s++;
-			if (*s == '^')
-				s++;
-			if (*s == ']')
-				s++;
-			while (*s != '\0' && *s != ']') {
-				if (s[0] == '[' && (s[1] == ':' || s[1] == '.' ||
-				    s[1] == '=')) {
-					char	 close = s[1];
-
-					for (s += 2; *s != '\0' && !(s[0] == close &&
-					    s[1] == ']'); s++)
-						;
-					if (*s != '\0')
-						s += 2;
-					continue;
-				}
-				s++;
-			}
-			if (*s == ']')
-				s++;
-			piece = 1;
-		} else {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			s++;
-			piece = 1;
-		}
-		/* Its quantifier, multiplying what came before. */
-		for (nquant = 0;; nquant++) {
-			if (*s == '*' || *s == '?') {
-				mult = 1;
-				pe = pe + 1;
-			} else if (*s == '+') {
-				mult = 2;
-				pe = 2 * pe + 1;
-			} else if (*s == '{') {
-				m = strtoul(s + 1, &end, 10);
-				n = m;
-				if (*end == ',') {
-					n = strtoul(end + 1, &end, 10);
-					if (n < m)
-						n = m + 1;	/* {m,}: m+1 */
-				}
-				if (*end != '}')
-					break;		/* regcomp judges it */
-				s = end;
-				mult = n > 1 ? n : 1;
-				if (mult > CONFIG_REGEX_MAXCOST)
-					mult = CONFIG_REGEX_MAXCOST + 1;
-				/* n copies, n - m of them optional. */
-				pe = pe > CONFIG_REGEX_MAXEPS / mult ?
-				    CONFIG_REGEX_MAXEPS + 1 : pe * mult +
-				    (n > m ? n - m : 0);
-			} else
-				break;
-			if (nquant > 0)
-				return regex_bail(sp, s);
-			s++;
-			piece = piece > CONFIG_REGEX_MAXCOST / mult ?
-			    CONFIG_REGEX_MAXCOST + 1 : piece * mult;
-			if (pe > CONFIG_REGEX_MAXEPS)
-				return regex_bail(sp, s);
-		}
-		alt += piece;
-		if (alt > CONFIG_REGEX_MAXCOST)
-			alt = CONFIG_REGEX_MAXCOST + 1;
-		ae += pe;
-		if (ae > CONFIG_REGEX_MAXEPS)
-			return regex_bail(sp, s);
-	}
-	*sp = s;
-	if (*eps > CONFIG_REGEX_MAXEPS)
-		return regex_bail(sp, s);
-	return total > CONFIG_REGEX_MAXCOST ? CONFIG_REGEX_MAXCOST + 1 : total;
-}
-
-/*
- * The cost of a whole ERE (see regex_cost_seq): above the limit when
- * it would expand to too many nodes or too many epsilon moves, or
- * stacks quantifiers, or has a ")" that opens nothing.
- */
-size_t
-config_regex_cost(const char *re)
-{
-	size_t	 total, eps;
-
-	total = regex_cost_seq(&re, 0, &eps);
-	if (*re != '\0')
-		return CONFIG_REGEX_MAXCOST + 1;	/* a stray ")" */
-	return total;
 }
 
 /* folder regexp: the first group names a Maildir++ folder. */
@@ -1316,82 +915,20 @@ cfd_whoson(struct cfparse *p, const struct cfdir *d, char *v)
 	return 0;
 }
 
-/* One CIDR, "address[/prefix]"; host bits cleared, mapped v4 folded. */
-static int
-cfg_cidr(struct cfparse *p, const char *v, struct cfg_cidr *cc)
-{
-	char		 buf[INET6_ADDRSTRLEN + 8], *slash, *addr;
-	long long	 prefix;
-	int		 max, i, bits;
-	size_t		 len;
-	static const unsigned char mapped[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
-	};
-
-	memset(cc, 0, sizeof(*cc));
-	if ((len = strlen(v)) >= sizeof(buf)) {
-		cfg_error(p, "\"%s\" is not an address or CIDR block", v);
-		return -1;
-	}
-	memcpy(buf, v, len + 1);
-	addr = buf;
-	if ((slash = strchr(buf, '/')) != NULL)
-		*slash++ = '\0';
-	if (addr[0] == '[' && (len = strlen(addr)) > 2 &&
-	    addr[len - 1] == ']') {
-		addr[len - 1] = '\0';
-		addr++;
-	}
-	if (inet_pton(AF_INET, addr, cc->cc_addr) == 1) {
-		cc->cc_family = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, addr, cc->cc_addr) == 1) {
-		cc->cc_family = AF_INET6;
-		max = 128;
-	} else {
-		cfg_error(p, "\"%s\" is not a numeric address", v);
-		return -1;
-	}
-	prefix = max;
-	if (slash != NULL) {
-		if (!isdigit((unsigned char)*slash) || strlen(slash) > 3 ||
-		    strspn(slash, "0123456789") != strlen(slash) ||
-		    (prefix = atoi(slash)) > max) {
-			cfg_error(p, "\"%s\": bad prefix length (0..%d)", v,
-			    max);
-			return -1;
-		}
-	}
-	cc->cc_prefix = (int)prefix;
-	for (i = 0, bits = cc->cc_prefix; i < 16; i++, bits -= 8) {
-		if (bits >= 8)
-			continue;
-		cc->cc_addr[i] &= bits <= 0 ? 0 :
-		    (unsigned char)(0xff << (8 - bits));
-	}
-	if (cc->cc_family == AF_INET6 && cc->cc_prefix >= 96 &&
-	    memcmp(cc->cc_addr, mapped, sizeof(mapped)) == 0) {
-		memmove(cc->cc_addr, cc->cc_addr + 12, 4);
-		memset(cc->cc_addr + 4, 0, 12);
-		cc->cc_family = AF_INET;
-		cc->cc_prefix -= 96;
-	}
-	return 0;
-}
-
 /* trusted CIDR...: one or more per line, accumulating. */
 static int
 cfd_trusted(struct cfparse *p, const struct cfdir *d, char *v)
 {
 	struct config	*cf = p->p_cf;
 	struct cfg_cidr	 cc;
-	char		*tok, *last;
+	char		*tok, *last, err[1024];	/* as much as cfg_error() */
 	int		 rc = 0;
 
 	(void)d;
 	for (tok = strtok_r(v, " \t", &last); tok != NULL;
 	    tok = strtok_r(NULL, " \t", &last)) {
-		if (cfg_cidr(p, tok, &cc) == -1) {
+		if (addr_parse_cidr(tok, &cc, err, sizeof(err)) == -1) {
+			cfg_error(p, "%s", err);
 			rc = -1;
 			continue;
 		}

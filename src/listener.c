@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
+#include "addr.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -63,8 +64,6 @@ static int	 listener_bind(const struct cfg_addr *);
 static int	 listener_add(int, const struct cfg_addr *, int, const char *);
 static size_t	 listener_wants(const struct config *, struct cfg_addr *,
 		    struct listener_want *);
-static int	 listener_addr_eq(const struct cfg_addr *,
-		    const struct cfg_addr *);
 static void	 listener_free(struct listener *);
 static void	 listener_accept(evutil_socket_t, short, void *);
 static void	 listener_pause(void);
@@ -178,7 +177,7 @@ listener_wants(const struct config *cf, struct cfg_addr *def,
 			w[n++].lw_tls = 0;
 		}
 	} else {
-		if (config_parse_addr("", "110", def, err, sizeof(err)) == -1)
+		if (addr_parse("", "110", def, err, sizeof(err)) == -1)
 			fatalx("default address: %s", err);
 		w[n].lw_addr = def;
 		w[n++].lw_tls = 0;
@@ -215,34 +214,6 @@ listener_open(const struct config *cf)
 	return 0;
 }
 
-/* Do two configured addresses name the same socket? */
-static int
-listener_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
-{
-	const struct sockaddr	*sa = (const struct sockaddr *)&a->ca_ss;
-	const struct sockaddr	*sb = (const struct sockaddr *)&b->ca_ss;
-	const struct sockaddr_in *a4, *b4;
-	const struct sockaddr_in6 *a6, *b6;
-
-	if (a->ca_any != b->ca_any)
-		return 0;
-	if (sa->sa_family == AF_INET6 && sb->sa_family == AF_INET6) {
-		a6 = (const struct sockaddr_in6 *)sa;
-		b6 = (const struct sockaddr_in6 *)sb;
-		return a6->sin6_port == b6->sin6_port && (a->ca_any ||
-		    (memcmp(&a6->sin6_addr, &b6->sin6_addr,
-		    sizeof(a6->sin6_addr)) == 0 &&
-		    a6->sin6_scope_id == b6->sin6_scope_id));
-	}
-	if (sa->sa_family == AF_INET && sb->sa_family == AF_INET) {
-		a4 = (const struct sockaddr_in *)sa;
-		b4 = (const struct sockaddr_in *)sb;
-		return a4->sin_port == b4->sin_port && (a->ca_any ||
-		    a4->sin_addr.s_addr == b4->sin_addr.s_addr);
-	}
-	return 0;
-}
-
 /*
  * After a reload: keep the sockets whose address is still configured
  * (a socket moved between bindto and bindtls is kept and changes its
@@ -267,8 +238,13 @@ listener_reconfigure(const struct config *cf)
 	n = listener_wants(cf, &def, w);
 	memset(keep, 0, sizeof(keep));
 	for (i = 0; i < n; i++) {
+		/*
+		 * The same socket: the same endpoint, and ca_any alike (all
+		 * addresses is a dual-stack socket, [::] a v6-only one).
+		 */
 		TAILQ_FOREACH(l, &listeners, l_entry)
-			if (listener_addr_eq(&l->l_addr, w[i].lw_addr))
+			if (l->l_addr.ca_any == w[i].lw_addr->ca_any &&
+			    addr_same(&l->l_addr, w[i].lw_addr))
 				break;
 		if (l != NULL)
 			continue;
@@ -294,7 +270,8 @@ listener_reconfigure(const struct config *cf)
 		next = TAILQ_NEXT(l, l_entry);
 		for (i = 0; i < n; i++)
 			if (!keep[i] &&
-			    listener_addr_eq(&l->l_addr, w[i].lw_addr))
+			    l->l_addr.ca_any == w[i].lw_addr->ca_any &&
+			    addr_same(&l->l_addr, w[i].lw_addr))
 				break;
 		if (i < n) {
 			keep[i] = 1;

@@ -16,17 +16,15 @@
 
 #include <event2/event.h>
 
+#include "account.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
-#include "loginfo.h"
-#include "logudp.h"
 #include "state.h"
 #include "reload.h"
 #include "systemd.h"
 #include "tls.h"
 #include "userdb.h"
-#include "whoson.h"
 
 static const char	*reload_path;
 static const char	*reload_bind;
@@ -34,9 +32,6 @@ static struct timeval	 reload_idle_tv;	/* if no common timeout */
 
 static void	 reload_keep(struct config *, const struct config *);
 static void	 reload_log_msgs(const struct config_msgs *);
-static void	 reload_account(const struct config *, const struct config *);
-static int	 reload_streq(const char *, const char *);
-static int	 reload_addreq(const struct cfg_addr *, const struct cfg_addr *);
 
 /* The -C path and the -b override, for every reload. */
 void
@@ -85,60 +80,6 @@ reload_keep(struct config *cf, const struct config *old)
 			fatal("reload");
 		free(cf->cf_pidfile);
 		cf->cf_pidfile = tmp;
-	}
-}
-
-/* Equal strings, NULL equal to NULL only. */
-static int
-reload_streq(const char *a, const char *b)
-{
-	if (a == NULL || b == NULL)
-		return a == b;
-	return strcmp(a, b) == 0;
-}
-
-/* The same destination address and port. */
-static int
-reload_addreq(const struct cfg_addr *a, const struct cfg_addr *b)
-{
-	return a->ca_len == b->ca_len &&
-	    memcmp(&a->ca_ss, &b->ca_ss, a->ca_len) == 0;
-}
-
-/*
- * Accounting for new logins: a channel whose socket or connection
- * settings changed is closed and opened again (rules, the logudp
- * secret and the host name are read from the configuration at each
- * login). loginfo's old thread is left to write what its queue still
- * holds with the old settings, and to end on its own.
- */
-static void
-reload_account(const struct config *old, const struct config *cf)
-{
-	const struct cfg_mysql	*a = &old->cf_loginfo, *b = &cf->cf_loginfo;
-
-	if ((old->cf_nwhoson > 0) != (cf->cf_nwhoson > 0) ||
-	    !reload_addreq(&old->cf_whoson_server, &cf->cf_whoson_server)) {
-		whoson_close();
-		if (whoson_open(env->ps_base, cf) == -1)
-			log_warnx("whoson: notices are off");
-	}
-	if (old->cf_logudp_set != cf->cf_logudp_set ||
-	    old->cf_logudp_ttl != cf->cf_logudp_ttl ||
-	    !reload_addreq(&old->cf_logudp_dst, &cf->cf_logudp_dst)) {
-		logudp_close();
-		if (logudp_open(cf) == -1)
-			log_warnx("logudp: notices are off");
-	}
-	if (!reload_streq(a->my_host, b->my_host) ||
-	    !reload_streq(a->my_user, b->my_user) ||
-	    !reload_streq(a->my_password, b->my_password) ||
-	    !reload_streq(a->my_database, b->my_database) ||
-	    !reload_streq(a->my_query, b->my_query) ||
-	    !reload_streq(old->cf_hostname, cf->cf_hostname)) {
-		loginfo_retire();	/* never waits for the old thread */
-		if (loginfo_start(cf) == -1)
-			log_warnx("loginfo: logging is off");
 	}
 }
 
@@ -219,7 +160,7 @@ reload_config(void)
 	reload_set_timelimit(cf->cf_timelimit);
 	listener_update();
 	listener_autoclose_reset();
-	reload_account(old, cf);
+	account_reconfigure(env->ps_base, old, cf);
 	config_free(old);
 	config_msgs_free(&msgs);
 	log_info("reload: %s in force", reload_path);

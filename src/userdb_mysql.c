@@ -27,7 +27,7 @@
 #include "config.h"
 #include "dbmysql.h"
 #include "log.h"
-#include "userdb.h"
+#include "userdb_entry.h"
 #include "userdb_mysql.h"
 
 #define UDM_NCOLUMNS	5	/* password, uid, gid, home, shell */
@@ -56,6 +56,13 @@ struct userdb_mysql {
 	struct udm_conns	 um_conns;	/* under udm_lock */
 };
 
+static int	 userdb_mysql_open(void **, const struct config *, char *,
+		    size_t);
+static enum userdb_status userdb_mysql_lookup(void *, const char *,
+		    struct userdb_entry *, char *, size_t);
+static void	 userdb_mysql_close(void *);
+static int	 userdb_mysql_check(const struct config *,
+		    struct config_msgs *);
 static struct udm_conn *udm_conn_get(struct userdb_mysql *);
 static void	 udm_conn_drop(struct udm_conn *);
 static int	 udm_connect(struct userdb_mysql *, struct udm_conn *, char *,
@@ -71,6 +78,12 @@ static void	 udm_atfork_init(void);
 static void	 udm_atfork_prepare(void);
 static void	 udm_atfork_parent(void);
 static void	 udm_atfork_child(void);
+
+/* No hash setting to tell (userdb.c learns it), no fork handler there. */
+const struct userdb_ops userdb_mysql_ops = {
+	USERDB_MYSQL, "mysql", userdb_mysql_open, userdb_mysql_lookup,
+	userdb_mysql_close, NULL, userdb_mysql_check, NULL
+};
 
 static pthread_once_t	 udm_atfork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t	 udm_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -128,8 +141,9 @@ udm_thread_end(void *arg)
 }
 
 /* Copy the settings; connections come later, one per thread. */
-struct userdb_mysql *
-userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
+static int
+userdb_mysql_open(void **privp, const struct config *cf, char *err,
+    size_t errsz)
 {
 	const struct cfg_mysql	*my = &cf->cf_userdb_mysql;
 	struct userdb_mysql	*um;
@@ -139,15 +153,15 @@ userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
 
 	if (my->my_query == NULL || my->my_query[0] == '\0') {
 		log_seterr(err, errsz, "userdb mysql: no userdb.query");
-		return NULL;
+		return -1;
 	}
 	if (dbm_parse_host(my->my_host, &t, why, sizeof(why)) == -1) {
 		log_seterr(err, errsz, "userdb mysql: userdb.host: %s", why);
-		return NULL;
+		return -1;
 	}
 	if ((um = calloc(1, sizeof(*um))) == NULL) {
 		log_seterr(err, errsz, "userdb mysql: %s", strerror(errno));
-		return NULL;
+		return -1;
 	}
 #define UDM_DUP(f)	(my->f == NULL || (um->um_my.f = strdup(my->f)) != NULL)
 	if (!UDM_DUP(my_host) || !UDM_DUP(my_user) || !UDM_DUP(my_password) ||
@@ -155,20 +169,21 @@ userdb_mysql_open(const struct config *cf, char *err, size_t errsz)
 		config_mysql_free(&um->um_my);
 		free(um);
 		log_seterr(err, errsz, "userdb mysql: %s", strerror(ENOMEM));
-		return NULL;
+		return -1;
 	}
 #undef UDM_DUP
 	if ((error = pthread_key_create(&um->um_key, udm_thread_end)) != 0) {
 		config_mysql_free(&um->um_my);
 		free(um);
 		log_seterr(err, errsz, "userdb mysql: %s", strerror(error));
-		return NULL;
+		return -1;
 	}
 	pthread_once(&udm_atfork_once, udm_atfork_init);
 	TAILQ_INIT(&um->um_conns);
 	/* Here, on the main thread, before any worker uses the library. */
 	dbm_library_init();
-	return um;
+	*privp = um;
+	return 0;
 }
 
 /* This thread's connection slot, made at its first lookup. */
@@ -367,10 +382,11 @@ udm_query(struct userdb_mysql *um, struct udm_conn *uc, const char *name,
  * Look name up. A connection that turns out to be lost (the server
  * restarted, a timeout) is remade and the query tried once more.
  */
-enum userdb_status
-userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
-    struct userdb_entry *e, char *err, size_t errsz)
+static enum userdb_status
+userdb_mysql_lookup(void *priv, const char *name, struct userdb_entry *e,
+    char *err, size_t errsz)
 {
+	struct userdb_mysql	*um = priv;
 	struct udm_conn		*uc;
 	enum userdb_status	 st;
 	int			 lost, attempt;
@@ -400,9 +416,10 @@ userdb_mysql_lookup(struct userdb_mysql *um, const char *name,
  * stuck in a lookup that will never end here) are not closed but kept
  * on udm_orphans: they are the parent's.
  */
-void
-userdb_mysql_close(struct userdb_mysql *um)
+static void
+userdb_mysql_close(void *priv)
 {
+	struct userdb_mysql	*um = priv;
 	struct udm_conns	 mine_conns;
 	struct udm_conn		*uc;
 	pid_t			 me = getpid();
@@ -438,7 +455,7 @@ userdb_mysql_close(struct userdb_mysql *um)
 }
 
 /* popserv -t: the settings must parse; an unreachable server warns. */
-int
+static int
 userdb_mysql_check(const struct config *cf, struct config_msgs *msgs)
 {
 	const struct cfg_mysql	*my = &cf->cf_userdb_mysql;

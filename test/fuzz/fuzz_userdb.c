@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "userdb.h"
+#include "userdb_file.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -32,7 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((next = strchr(line, '\n')) != NULL)
 			*next++ = '\0';
 		memset(&ue, 0, sizeof(ue));
-		if (userdb_parse_line(line, &ue, err, sizeof(err)) == 0 &&
+		if (userdb_file_parse_line(line, &ue, err, sizeof(err)) == 0 &&
 		    (ue.ue_name == NULL || ue.ue_home == NULL))
 			__builtin_trap();
 	}

@@ -1,4 +1,4 @@
-/* Unit tests of the accounting pieces that do no I/O (SPEC §6). */
+/* Unit tests of the accounting pieces that do no I/O (docs/accounting.md). */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -222,7 +222,7 @@ test_logudp_socket(void **state)
 	socklen_t	 len;
 
 	(void)state;
-	assert_int_equal(config_parse_addr("239.255.12.34:5000", NULL, &a,
+	assert_int_equal(addr_parse("239.255.12.34:5000", NULL, &a,
 	    err, sizeof(err)), 0);
 	assert_true((fd = logudp_socket(&a, 3)) != -1);
 	v = 0;
@@ -232,7 +232,7 @@ test_logudp_socket(void **state)
 	assert_int_equal(v, 3);
 	close(fd);
 
-	assert_int_equal(config_parse_addr("[ff0e::1:2]:5000", NULL, &a,
+	assert_int_equal(addr_parse("[ff0e::1:2]:5000", NULL, &a,
 	    err, sizeof(err)), 0);
 	if ((fd = logudp_socket(&a, 7)) != -1) {	/* no IPv6: skip */
 		v = 0;
@@ -244,7 +244,7 @@ test_logudp_socket(void **state)
 	}
 
 	/* Unicast: left at the system default of 1. */
-	assert_int_equal(config_parse_addr("192.0.2.1:5000", NULL, &a,
+	assert_int_equal(addr_parse("192.0.2.1:5000", NULL, &a,
 	    err, sizeof(err)), 0);
 	assert_true((fd = logudp_socket(&a, 9)) != -1);
 	v = 0;

@@ -1,4 +1,4 @@
-/* Unit tests for the configuration parser (SPEC §2): every directive. */
+/* Unit tests for the configuration parser: every directive. */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -21,6 +21,7 @@
 
 #include "build_config.h"
 #include "config.h"
+#include "regex_cost.h"
 
 static char	 tmpdir[] = "/tmp/test_config.XXXXXX";
 static char	 confpath[256];
@@ -186,7 +187,7 @@ addr_of(const struct cfg_addr *a, char *buf, size_t bufsz)
 	return buf;
 }
 
-/* An empty file gives every default of SPEC §2. */
+/* An empty file gives every default of docs/configuration.md. */
 static void
 test_defaults(void **state)
 {
@@ -802,12 +803,12 @@ test_parse_addr(void **state)
 	char		 err[256], buf[64];
 
 	(void)state;
-	assert_int_equal(config_parse_addr(":1110", "110", &a, err,
+	assert_int_equal(addr_parse(":1110", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 1);
 	assert_int_equal(port_of(&a), 1110);
 
-	assert_int_equal(config_parse_addr("127.0.0.1", "110", &a, err,
+	assert_int_equal(addr_parse("127.0.0.1", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 0);
 	assert_int_equal(a.ca_ss.ss_family, AF_INET);
@@ -816,54 +817,54 @@ test_parse_addr(void **state)
 	assert_int_equal(port_of(&a), 110);
 	assert_string_equal(a.ca_text, "127.0.0.1");
 
-	assert_int_equal(config_parse_addr("[::1]:110", "995", &a, err,
+	assert_int_equal(addr_parse("[::1]:110", "995", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_ss.ss_family, AF_INET6);
 	assert_int_equal(a.ca_len, sizeof(struct sockaddr_in6));
 	assert_string_equal(addr_of(&a, buf, sizeof(buf)), "::1");
 	assert_int_equal(port_of(&a), 110);
 
-	assert_int_equal(config_parse_addr("[::]:pop3", "1", &a, err,
+	assert_int_equal(addr_parse("[::]:pop3", "1", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 0);
 	assert_string_equal(addr_of(&a, buf, sizeof(buf)), "::");
 	assert_int_equal(port_of(&a), 110);
 
-	assert_int_equal(config_parse_addr("10.0.0.1:pop3s", "110", &a, err,
+	assert_int_equal(addr_parse("10.0.0.1:pop3s", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(port_of(&a), 995);
 
-	assert_int_equal(config_parse_addr("", "pop3s", &a, err,
+	assert_int_equal(addr_parse("", "pop3s", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(a.ca_any, 1);
 	assert_int_equal(port_of(&a), 995);
 
-	assert_int_equal(config_parse_addr("[fe80::1%1]:110", "110", &a, err,
+	assert_int_equal(addr_parse("[fe80::1%1]:110", "110", &a, err,
 	    sizeof(err)), 0);
 	assert_int_equal(((struct sockaddr_in6 *)&a.ca_ss)->sin6_scope_id, 1);
 
-	assert_int_equal(config_parse_addr("[::1", "110", &a, err,
+	assert_int_equal(addr_parse("[::1", "110", &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "missing ]"));
-	assert_int_equal(config_parse_addr("1.2.3.4:99999", "110", &a, err,
+	assert_int_equal(addr_parse("1.2.3.4:99999", "110", &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "out of range"));
-	assert_int_equal(config_parse_addr("host.name:110", "110", &a, err,
+	assert_int_equal(addr_parse("host.name:110", "110", &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a numeric"));
-	assert_int_equal(config_parse_addr("1.2.3.4:nosuchservice", "110",
+	assert_int_equal(addr_parse("1.2.3.4:nosuchservice", "110",
 	    &a, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "unknown port"));
-	assert_int_equal(config_parse_addr("1.2.3.4", NULL, &a, err,
+	assert_int_equal(addr_parse("1.2.3.4", NULL, &a, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "port is needed"));
-	assert_int_equal(config_parse_addr("[1.2.3.4]:1", "110", &a, err,
+	assert_int_equal(addr_parse("[1.2.3.4]:1", "110", &a, err,
 	    sizeof(err)), -1);
-	assert_int_equal(config_parse_addr("[]:1", "110", &a, err,
+	assert_int_equal(addr_parse("[]:1", "110", &a, err,
 	    sizeof(err)), -1);
-	assert_int_equal(config_parse_addr("127.1:1", "110", &a, err,
+	assert_int_equal(addr_parse("127.1:1", "110", &a, err,
 	    sizeof(err)), -1);
-	assert_int_equal(config_parse_addr("1.2.3.4:-1", "110", &a, err,
+	assert_int_equal(addr_parse("1.2.3.4:-1", "110", &a, err,
 	    sizeof(err)), -1);
 }
 
@@ -1145,24 +1146,24 @@ static void
 test_regex_cost(void **state)
 {
 	(void)state;
-	assert_int_equal(config_regex_cost("a"), 1);
-	assert_int_equal(config_regex_cost("a+"), 2);
-	assert_int_equal(config_regex_cost("a{5}"), 5);
-	assert_int_equal(config_regex_cost("ab|cd"), 4);
-	assert_int_equal(config_regex_cost("[a-z]+"), 2);
-	assert_int_equal(config_regex_cost("[]+]"), 1);
-	assert_true(config_regex_cost("\\+([^%@/]*)") < 10);
-	assert_true(config_regex_cost("/([^%@+]*)") < 10);
-	assert_true(config_regex_cost("(a+)+") < 10);
+	assert_int_equal(regex_cost("a"), 1);
+	assert_int_equal(regex_cost("a+"), 2);
+	assert_int_equal(regex_cost("a{5}"), 5);
+	assert_int_equal(regex_cost("ab|cd"), 4);
+	assert_int_equal(regex_cost("[a-z]+"), 2);
+	assert_int_equal(regex_cost("[]+]"), 1);
+	assert_true(regex_cost("\\+([^%@/]*)") < 10);
+	assert_true(regex_cost("/([^%@+]*)") < 10);
+	assert_true(regex_cost("(a+)+") < 10);
 	/* Stacked plusses double the tree each time. */
-	assert_true(config_regex_cost("/++++++++++++++++++++++++++++++") >
-	    CONFIG_REGEX_MAXCOST);
-	assert_true(config_regex_cost("((a{100}){100}){100}") >
-	    CONFIG_REGEX_MAXCOST);
-	assert_true(config_regex_cost("(((((((((((((((((a+)+)+)+)+)+)+)+)+)+)"
-	    "+)+)+)+)+)+)+)+") > CONFIG_REGEX_MAXCOST);
-	assert_true(config_regex_cost("a{99999999999999999999}") >
-	    CONFIG_REGEX_MAXCOST);
+	assert_true(regex_cost("/++++++++++++++++++++++++++++++") >
+	    REGEX_MAXCOST);
+	assert_true(regex_cost("((a{100}){100}){100}") >
+	    REGEX_MAXCOST);
+	assert_true(regex_cost("(((((((((((((((((a+)+)+)+)+)+)+)+)+)+)"
+	    "+)+)+)+)+)+)+)+") > REGEX_MAXCOST);
+	assert_true(regex_cost("a{99999999999999999999}") >
+	    REGEX_MAXCOST);
 	expect_error("useropt /(a)++++++++++++++++++++++++++++++++++++\n", 1,
 	    "useropt", "too complex");
 	expect_error("whoson.allow x{1000}{1000}\n", 1, "whoson.allow",
@@ -1196,9 +1197,9 @@ test_regex_epsilon(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(bombs) / sizeof(bombs[0]); i++)
-		assert_true(config_regex_cost(bombs[i]) > CONFIG_REGEX_MAXCOST);
+		assert_true(regex_cost(bombs[i]) > REGEX_MAXCOST);
 	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
-		assert_true(config_regex_cost(fine[i]) <= CONFIG_REGEX_MAXCOST);
+		assert_true(regex_cost(fine[i]) <= REGEX_MAXCOST);
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		assert_int_equal(regcomp(&re, fine[i], REG_EXTENDED), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -1214,9 +1215,9 @@ test_regex_epsilon(void **state)
 	 * quantifier, then sixty-four stars.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_true(config_regex_cost("((((((((((((((((((((((((((((((a+)+)+)+"
+	assert_true(regex_cost("((((((((((((((((((((((((((((((a+)+)+)+"
 	    ")+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+") >
-	    CONFIG_REGEX_MAXCOST);
+	    REGEX_MAXCOST);
 	for (p = buf, i = 0; i < 64; i++)
 		*p++ = '(';
 	*p++ = 'a';
@@ -1226,7 +1227,7 @@ test_regex_epsilon(void **state)
 		*p++ = '*';
 	}
 	*p = '\0';
-	assert_true(config_regex_cost(buf) > CONFIG_REGEX_MAXCOST);
+	assert_true(regex_cost(buf) > REGEX_MAXCOST);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	assert_true((t1.tv_sec - t0.tv_sec) * 1000000000L +
 	    (t1.tv_nsec - t0.tv_nsec) < 100000000L);

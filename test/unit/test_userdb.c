@@ -23,7 +23,9 @@
 
 #include "config.h"
 #include "log.h"
+#include "passwd.h"
 #include "userdb.h"
+#include "userdb_file.h"
 
 #define NTHREADS	4
 
@@ -47,6 +49,9 @@ static void	 make_hash(const char *, const char *, char *, size_t);
 static void	 write_file(const char *, const char *, time_t, long);
 static void	 replace_file(const char *, const char *, time_t);
 static struct config *file_config(const char *);
+static struct userdb *file_open(const char *, struct config **);
+static void	 file_close(struct userdb *, struct config *, char *);
+static void	 expect_found(struct userdb *, const char *);
 static char	*tmppath(const char *);
 static int	 msgs_have(const struct config_msgs *, int, const char *);
 static void	*lookup_thread(void *);
@@ -125,6 +130,39 @@ file_config(const char *path)
 	return cf;
 }
 
+/* Open a `userdb file` database on path; *cfp is its configuration. */
+static struct userdb *
+file_open(const char *path, struct config **cfp)
+{
+	struct userdb	*db;
+	char		 err[256];
+
+	*cfp = file_config(path);
+	assert_non_null(db = userdb_open(*cfp, err, sizeof(err)));
+	return db;
+}
+
+/* Close what file_open() opened, and free the path. */
+static void
+file_close(struct userdb *db, struct config *cf, char *path)
+{
+	userdb_close(db);
+	config_free(cf);
+	free(path);
+}
+
+/* name is found; the entry is not looked at. */
+static void
+expect_found(struct userdb *db, const char *name)
+{
+	struct userdb_entry	 e;
+	char			 err[256];
+
+	assert_int_equal(userdb_lookup(db, name, &e, err, sizeof(err)),
+	    USERDB_FOUND);
+	userdb_entry_clear(&e);
+}
+
 /* Is there an error (or warning) containing text? */
 static int
 msgs_have(const struct config_msgs *m, int is_error, const char *text)
@@ -178,7 +216,8 @@ test_parse_good(void **state)
 	char			 err[256];
 
 	(void)state;
-	assert_int_equal(userdb_parse_line(line, &e, err, sizeof(err)), 0);
+	assert_int_equal(userdb_file_parse_line(line, &e, err, sizeof(err)),
+	    0);
 	assert_string_equal(e.ue_name, "joe");
 	assert_string_equal(e.ue_password, "$6$salt$hash");
 	assert_int_equal(e.ue_uid, 1000);
@@ -189,7 +228,8 @@ test_parse_good(void **state)
 	assert_ptr_equal(e.ue_name, line);
 
 	/* Empty password, gecos and shell; the largest uid; gid 0. */
-	assert_int_equal(userdb_parse_line(line2, &e, err, sizeof(err)), 0);
+	assert_int_equal(userdb_file_parse_line(line2, &e, err, sizeof(err)),
+	    0);
 	assert_string_equal(e.ue_name, "max");
 	assert_string_equal(e.ue_password, "");
 	assert_int_equal(e.ue_uid, 4294967294U);
@@ -241,7 +281,7 @@ test_parse_bad(void **state)
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(line, sizeof(line), "%s", bad[i].line);
 		err[0] = '\0';
-		if (userdb_parse_line(line, &e, err, sizeof(err)) != -1)
+		if (userdb_file_parse_line(line, &e, err, sizeof(err)) != -1)
 			fail_msg("accepted: %s", bad[i].line);
 		if (strstr(err, bad[i].why) == NULL)
 			fail_msg("%s: reason \"%s\", expected \"%s\"",
@@ -342,16 +382,11 @@ test_file_nul(void **state)
 	assert_int_equal(write(fd, text, sizeof(text) - 1),
 	    (ssize_t)sizeof(text) - 1);
 	close(fd);
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	assert_int_equal(userdb_lookup(db, "ann", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
-	assert_int_equal(userdb_lookup(db, "ben", &e, err, sizeof(err)),
-	    USERDB_FOUND);
-	userdb_entry_clear(&e);
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	expect_found(db, "ben");
+	file_close(db, cf, path);
 }
 
 /* Edited in place, replaced by rename, removed, restored: all seen. */
@@ -367,8 +402,7 @@ test_file_reload(void **state)
 
 	(void)state;
 	write_file(path, "dave:old1:2000:2000::/home/dave:\n", 1000000000, 0);
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	assert_int_equal(userdb_lookup(db, "dave", &e, err, sizeof(err)),
 	    USERDB_FOUND);
 	assert_string_equal(e.ue_password, "old1");
@@ -393,9 +427,7 @@ test_file_reload(void **state)
 	assert_string_equal(e.ue_password, "ren3");
 	assert_int_equal(e.ue_uid, 2001);
 	userdb_entry_clear(&e);
-	assert_int_equal(userdb_lookup(db, "erin", &e, err, sizeof(err)),
-	    USERDB_FOUND);
-	userdb_entry_clear(&e);
+	expect_found(db, "erin");
 
 	/* Gone: TEMPFAIL with a reason, never NOTFOUND. */
 	assert_int_equal(unlink(path), 0);
@@ -430,9 +462,7 @@ test_file_reload(void **state)
 	assert_string_equal(e.ue_password, "last5");
 	userdb_entry_clear(&e);
 
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	file_close(db, cf, path);
 }
 
 /* A file that does not exist at open is a TEMPFAIL, not an open error. */
@@ -445,17 +475,12 @@ test_file_missing_at_open(void **state)
 	char			 err[256], *path = tmppath("later");
 
 	(void)state;
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	assert_int_equal(userdb_lookup(db, "fay", &e, err, sizeof(err)),
 	    USERDB_TEMPFAIL);
 	write_file(path, "fay:pwf:3000:3000::/home/fay:\n", 1000000000, 0);
-	assert_int_equal(userdb_lookup(db, "fay", &e, err, sizeof(err)),
-	    USERDB_FOUND);
-	userdb_entry_clear(&e);
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	expect_found(db, "fay");
+	file_close(db, cf, path);
 }
 
 /* Opening: no path, mysql without a query, system. */
@@ -491,7 +516,7 @@ test_open_kinds(void **state)
 	userdb_entry_clear(&e);
 	assert_int_equal(userdb_lookup(db, "no-such-user-popserv", &e, err,
 	    sizeof(err)), USERDB_NOTFOUND);
-	passwd_dummy(db, "secret", 6, 1);
+	userdb_dummy(db, "secret", 6, 1);
 	userdb_close(db);
 	userdb_close(NULL);
 	config_free(cf);
@@ -620,7 +645,7 @@ test_verify_invalid(void **state)
 		memset(big, 'a', sizeof(big));
 		assert_int_equal(passwd_verify("$6$x$y", big, sizeof(big), 1),
 		    0);
-		passwd_dummy(NULL, big, sizeof(big), 1);
+		userdb_dummy(NULL, big, sizeof(big), 1);
 	}
 	assert_int_equal(passwd_verify(NULL, "x", 1, 1), 0);
 }
@@ -643,7 +668,7 @@ test_verify_plain(void **state)
 	/* An empty stored password matches nothing, not even "". */
 	assert_int_equal(passwd_verify("", "", 0, 0), 0);
 	assert_int_equal(passwd_verify("", "x", 1, 0), 0);
-	passwd_dummy(NULL, "secret", 6, 0);
+	userdb_dummy(NULL, "secret", 6, 0);
 }
 
 struct lookup_arg {
@@ -706,8 +731,7 @@ test_concurrent(void **state)
 
 	(void)state;
 	write_file(path, va, 1000000000, 0);
-	cf = file_config(path);
-	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
+	db = file_open(path, &cf);
 	for (i = 0; i < NTHREADS; i++) {
 		memset(&la[i], 0, sizeof(la[i]));
 		la[i].la_db = db;
@@ -731,9 +755,7 @@ test_concurrent(void **state)
 	    USERDB_FOUND);
 	assert_string_equal(e.ue_password, "pwA");
 	userdb_entry_clear(&e);
-	userdb_close(db);
-	config_free(cf);
-	free(path);
+	file_close(db, cf, path);
 }
 
 struct verify_arg {
@@ -803,15 +825,15 @@ test_dummy(void **state)
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
 	t0 = now_ms();
-	passwd_dummy(db, "guess", 5, 1);
+	userdb_dummy(db, "guess", 5, 1);
 	tdummy = now_ms() - t0;
 	t0 = now_ms();
 	assert_int_equal(passwd_verify(h, "guess", 5, 1), 0);
 	tverify = now_ms() - t0;
 	print_message("yescrypt: verify %.1f ms, dummy %.1f ms\n", tverify,
 	    tdummy);
-	passwd_dummy(db, "guess", 5, 0);
-	passwd_dummy(db, "", 0, 1);
+	userdb_dummy(db, "guess", 5, 0);
+	userdb_dummy(db, "", 0, 1);
 	userdb_close(db);
 
 	/* A file with no hash at all: the system's preferred method. */
@@ -819,8 +841,8 @@ test_dummy(void **state)
 	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
-	passwd_dummy(db, "guess", 5, 1);
-	passwd_dummy(db, "guess", 5, 0);
+	userdb_dummy(db, "guess", 5, 1);
+	userdb_dummy(db, "guess", 5, 0);
 	userdb_close(db);
 
 	/* A file that is missing. */
@@ -828,10 +850,10 @@ test_dummy(void **state)
 	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_TEMPFAIL);
-	passwd_dummy(db, "guess", 5, 1);
+	userdb_dummy(db, "guess", 5, 1);
 	userdb_close(db);
 
-	passwd_dummy(NULL, "guess", 5, 1);
+	userdb_dummy(NULL, "guess", 5, 1);
 	config_free(cf);
 	free(path);
 }

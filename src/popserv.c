@@ -516,13 +516,10 @@ main(int argc, char *argv[])
 			return EX_OSERR;
 		if (cf->cf_nbindtls > 0)
 			log_warnx("-i: the bindtls lines are not used");
-	} else if ((n = systemd_listen()) == -1) {
+	} else if ((n = systemd_listen()) == -1 ||
+	    (n > 0 && systemd_adopt(n) == -1)) {
 		fprintf(stderr, "popserv: bad sockets from systemd (see the "
 		    "log)\n");
-		return EX_OSERR;
-	} else if (n > 0 && systemd_adopt(n) == -1) {
-		fprintf(stderr, "popserv: cannot use the sockets from systemd "
-		    "(see the log)\n");
 		return EX_OSERR;
 	} else if (n == 0 && listener_open(cf) == -1) {
 		fprintf(stderr, "popserv: cannot listen (see the log)\n");

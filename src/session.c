@@ -92,6 +92,8 @@ struct session {
 };
 
 TAILQ_HEAD(sessionq, session);
+_Static_assert(offsetof(struct session, s_sio) == 0,
+    "the transport is the session's first member");
 
 /* sc_flags */
 #define SC_SECRET	0x01	/* arguments never reach a log */

@@ -145,7 +145,13 @@ sio_send(struct sio *sio, const void *buf, size_t len)
 	}
 	memcpy(sio->sio_out, (const char *)buf + n, len - n);
 	sio->sio_outlen = len - n;
-	/* Room in the socket; or, with TLS, input it must read first. */
+	/*
+	 * Room in the socket; or, with TLS, input it must read first. The
+	 * wait is under the idle limit, whatever came before (a timer).
+	 */
+	if (sio->sio_mode == SIO_M_TIMER)
+		sio->sio_mode = SIO_M_IDLE;
+	sio->sio_deadlined = 0;
 	if (sio->sio_io->io_wants != NULL)
 		what = sio->sio_io->io_wants(sio->sio_arg);
 	sio_arm(sio, what, env->ps_idle_tv);
@@ -248,7 +254,18 @@ sio_deadline(struct sio *sio, short what, int seconds)
 		return -1;
 	}
 	evutil_timersub(&limit, &spent, &left);
-	sio_arm(sio, what, &left);
+	/*
+	 * Waiting on already (input that is not yet a whole PROXY header):
+	 * only the timeout changes. Deleting and adding the event would
+	 * have epoll report the bytes that are there again at once, edge or
+	 * not, and the loop would spin until the rest came.
+	 */
+	if (event_pending(&sio->sio_ev, EV_READ | EV_WRITE, NULL) &&
+	    event_get_fd(&sio->sio_ev) == sio->sio_fd &&
+	    event_get_events(&sio->sio_ev) == (what | EV_PERSIST))
+		event_add(&sio->sio_ev, &left);
+	else
+		sio_arm(sio, what, &left);
 	return 0;
 }
 

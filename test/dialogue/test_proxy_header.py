@@ -7,6 +7,7 @@ All connections come from 127.0.0.1; "trusted 127.0.0.1/32" makes that
 peer a proxy, "trusted 127.0.0.2/32" makes it an ordinary client.
 """
 
+import os
 import socket
 import time
 import unittest
@@ -17,6 +18,13 @@ from tlstest import connect_tls, proxy_v1, proxy_v2
 from transport_util import read_records, remote_addr, tls_server
 
 PROXY = "trusted 127.0.0.1/32\n"
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Trusted(TestCase):
@@ -156,6 +164,23 @@ class Trusted(TestCase):
             c.close()
         got = [remote_addr(r) for r in read_records(srv.recdir, 3)]
         self.assertEqual(got, ["192.0.2.20", "192.0.2.21", "127.0.0.1"])
+
+    def test_half_a_header_does_not_spin(self):
+        """A trusted peer that sends the start of a header and stops:
+        popserv waits for the rest, it does not wake again and again for
+        the bytes that are there already (a plain listener, then
+        bindtls). Spinning would cost it about a second of CPU a second."""
+        srv = tls_server(self, conf=PROXY)
+        for port in (srv.port, srv.tls_port):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            self.addCleanup(s.close)
+            s.sendall(b"PROXY TCP4 192.0.2.7 ")
+            time.sleep(0.3)
+            before = cpu_seconds(srv.pid())
+            time.sleep(2)
+            spent = cpu_seconds(srv.pid()) - before
+            self.assertLess(spent, 0.5, "port %d: %.2f s of CPU in 2 s"
+                            % (port, spent))
 
 
 class Untrusted(TestCase):

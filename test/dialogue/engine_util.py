@@ -13,15 +13,14 @@ import time
 import warnings
 
 from pop3test import TestCase
+from stubrec import STUB, STUB_OK, stub_server
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
     import crypt
 
-STUB = os.environ.get("STUB_POPIT", "stub_popit")
 AUTH_FAILED = "-ERR [AUTH] Authentication failed."
 SAMEADDR = "-ERR [SYS/TEMP] Too many connections from your address"
-STUB_OK = "+OK stub popit"
 GREETING = re.compile(r"\+OK .*")
 
 # "At once": the loop answers in well under a millisecond, a few ms on a
@@ -72,41 +71,6 @@ def slow_yescrypt(secret, low=0.5):
         if took >= low:
             break
     return best
-
-
-def stub_server(case, conf="", users=None, **kw):
-    """A popserv whose popit is the recording stub (test/stub_popit.c).
-
-    The stub answers the PASS/APOP with "+OK stub popit", every line with
-    "+OK <line>", and QUIT with "+OK bye".
-    """
-    srv = case.server(conf=conf, users=users or {"joe": "secret"},
-                      popit=STUB, start=False, **kw)
-    srv.recdir = os.path.join(srv.dir, "rec")
-    os.mkdir(srv.recdir)
-    os.chmod(srv.recdir, 0o1777)
-    with open(srv.conf_path, "a") as f:
-        f.write("popitargs stub %s\n" % srv.recdir)
-    srv.start()
-    settle(srv)
-    # Every client the test opens is closed when it ends.
-    connect = srv.connect
-
-    def connect_and_clean_up(*args, **kwargs):
-        c = connect(*args, **kwargs)
-        case.addCleanup(c.close)
-        return c
-    srv.connect = connect_and_clean_up
-    return srv
-
-
-def settle(srv):
-    """Wait until the harness's probe connection (session 1) has ended.
-
-    Server.start() connects once to see that popserv listens; until that
-    session is closed it holds a slot of sameaddrmax and maxconn.
-    """
-    srv.wait_log(r"session=1 ip=\S+ user=\"[^\"]*\" result=\S+")
 
 
 def log_mark(srv):
@@ -165,5 +129,5 @@ def nothing_pending(c, wait=0.0):
 
 __all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR",
            "STUB", "STUB_OK", "TestCase", "gensalt", "greet", "hash_with",
-           "log_bytes", "log_mark", "nothing_pending", "records", "settle",
+           "log_bytes", "log_mark", "nothing_pending", "records",
            "slow_yescrypt", "stub_server", "wait_log_since"]

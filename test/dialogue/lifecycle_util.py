@@ -13,11 +13,9 @@ import socket
 import subprocess
 import time
 
-from stubrec import read_records
+from stubrec import STUB, STUB_OK, read_records, stub_server
 from pop3test import POPSERV, Server
 
-STUB = os.environ.get("STUB_POPIT", "stub_popit")
-STUB_OK = "+OK stub popit"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed."
 IS_ROOT = os.getuid() == 0
 
@@ -89,23 +87,6 @@ def wait_listening(host, port, timeout=10, proc=None):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-
-
-
-
-def stub_server(test, conf="", users=None, start=True, **kw):
-    """A popserv (not started unless start) whose popit is the stub."""
-    srv = Server(conf=conf, users=users or {"joe": "secret"}, popit=STUB,
-                 start=False, **kw)
-    test.addCleanup(srv.__exit__, None, None, None)
-    srv.recdir = os.path.join(srv.dir, "rec")
-    os.mkdir(srv.recdir)
-    os.chmod(srv.recdir, 0o1777)
-    with open(srv.conf_path, "a") as f:
-        f.write("popitargs stub %s\n" % srv.recdir)
-    if start:
-        srv.start()
-    return srv
 
 
 def rewrite_conf(srv, extra, bind=None):

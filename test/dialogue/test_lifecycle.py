@@ -22,7 +22,6 @@ from lifecycle_util import (AUTH_FAILED, IS_ROOT, STUB_OK, alive, drain_pid,
                             kill_if_alive, read_records, refused,
                             rewrite_conf, run_inetd_style, slow_hash,
                             stub_server, wait_gone)
-from engine_util import settle
 
 TOO_MANY = "-ERR [SYS/TEMP] Too many connections from your address"
 
@@ -188,7 +187,7 @@ class TermDrain(TestCase):
         with open(srv.conf_path, "a") as f:
             f.write("pidfile %s\n" % pidfile)
         srv.start()
-        settle(srv)         # the harness's probe connection has ended
+        srv.settle()        # the harness's probe connection has ended
         with open(pidfile) as f:
             self.assertEqual(int(f.read()), srv.proc.pid)
         srv.signal(signal.SIGTERM)

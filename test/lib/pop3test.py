@@ -355,6 +355,14 @@ class Server:
                                      % (pattern, self.log()))
             time.sleep(0.02)
 
+    def settle(self):
+        """Wait until the harness's probe connection (session 1) has ended.
+
+        start() connects once to see that popserv listens; until that
+        session is closed it holds a slot of sameaddrmax and maxconn.
+        """
+        self.wait_log(r"session=1 ip=\S+ user=\"[^\"]*\" result=\S+")
+
     def pid(self):
         """popserv's pid: the process started (also a wrapper that execs
         it), or the wrapper's child (unshare --pid forks)."""

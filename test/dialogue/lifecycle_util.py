@@ -20,17 +20,6 @@ AUTH_FAILED = "-ERR [AUTH] Authentication failed."
 IS_ROOT = os.getuid() == 0
 
 
-def slow_hash(secret, seconds=0.4):
-    """A SHA-512 crypt hash that takes roughly seconds to check."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import crypt
-        rounds = max(1000, min(999999999, int(seconds * 4000000)))
-        return crypt.crypt(secret, crypt.mksalt(crypt.METHOD_SHA512,
-                                                rounds=rounds))
-
-
 def alive(pid):
     """Is pid running (a zombie counts as gone)?"""
     try:

@@ -25,8 +25,7 @@ from abuse_util import (Crowd, cpu_seconds, nofile_preexec, open_fds,
                         wait_stats)
 from engine_util import (AUTH_FAILED, GREETING, SAMEADDR, STUB_OK, TestCase,
                          greet, nothing_pending, stub_server)
-from lifecycle_util import slow_hash
-from pop3test import Client, Server
+from pop3test import Client, Server, slow_hash
 
 
 def figure(name, value):
@@ -231,7 +230,7 @@ class Vanishing(TestCase):
         srv = stub_server(self, conf="workers 2\nfaildelay 1\n"
                                      "failpenalty 0\ntimelimit 20",
                           users={"joe": "secret",
-                                 "slow": {"password": slow_hash("x", 0.02),
+                                 "slow": {"password": slow_hash("x", 0.02).hash,
                                           "hashed": True}})
         # Mid-check: the PASS (good or bad) is queued or being checked
         # when they leave; a good one still starts popit, on a dead

@@ -14,10 +14,9 @@ import threading
 import time
 import unittest
 
-from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, gensalt,
-                         greet, hash_with, log_bytes, nothing_pending,
-                         records, stub_server)
-from pop3test import Client
+from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, greet,
+                         log_bytes, nothing_pending, records, stub_server)
+from pop3test import Client, gensalt, hash_with
 
 TEMP = re.compile(r"-ERR \[SYS/TEMP\] .*")
 NOT_TOO_LONG = re.compile(r"-ERR (?!line too long).*")

@@ -16,8 +16,8 @@ import unittest
 
 from engine_util import (AUTH_FAILED, GREETING, PROMPT, SAMEADDR, STUB_OK,
                          TestCase, greet, log_mark, nothing_pending,
-                         slow_yescrypt, stub_server, wait_log_since)
-from pop3test import Client, free_port
+                         stub_server, wait_log_since)
+from pop3test import Client, free_port, slow_hash
 from tlstest import proxy_v1
 
 
@@ -387,7 +387,8 @@ class SlowChecks(TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.slow_hash, cls.hash_time = slow_yescrypt("slow-secret")
+        cls.slow_hash, cls.hash_time = slow_hash("slow-secret", 0.5,
+                                                 "yescrypt")
 
     def slow_server(self, conf=""):
         users = {"u%d" % i: {"password": self.slow_hash, "hashed": True}

@@ -19,8 +19,8 @@ import sys
 import time
 import unittest
 
-from engine_util import AUTH_FAILED, TestCase, gensalt, hash_with
-from pop3test import Server, TEST_GID, TEST_UID
+from engine_util import AUTH_FAILED, TestCase
+from pop3test import Server, TEST_GID, TEST_UID, gensalt, hash_with
 
 PASSWORD = "Pa55w0rd"
 WRONG = "Xa55w0rd"          # as long as the right one

@@ -42,18 +42,6 @@ class MySQLCase(TestCase):
         if not self.db.running():
             self.db.start()
 
-    def timed_login(self, srv, user, password):
-        """Log in and QUIT; returns the seconds from PASS to popit's +OK."""
-        c = srv.connect()
-        c.expect_ok()
-        c.send("USER " + user).expect_ok()
-        t0 = time.monotonic()
-        c.send("PASS " + password).expect_ok()
-        took = time.monotonic() - t0
-        c.send("QUIT").expect_ok()
-        c.close()
-        return took
-
 
 class LoginfoTest(MySQLCase):
 
@@ -117,11 +105,11 @@ class LoginfoTest(MySQLCase):
     def test_server_down_logins_stay_fast_and_logging_resumes(self):
         srv = self.server(conf=self.loginfo_conf(),
                           users={"joe": "secret", "ann": "pw"})
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         wait_for_db(lambda: len(self.rows()) == 1, what="the first row")
 
         self.db.stop()
-        times = [self.timed_login(srv, "ann", "pw") for _ in range(8)]
+        times = [srv.timed_login("ann", "pw") for _ in range(8)]
         print("logins with MariaDB down: %s s"
               % ", ".join("%.3f" % t for t in times))
         for t in times:
@@ -129,7 +117,7 @@ class LoginfoTest(MySQLCase):
         srv.wait_log(r"loginfo: .*(connect|lost|gone|server)", timeout=15)
 
         self.db.start()
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         # Entries queued while it was down are written too (back-off
         # is at most a few seconds after this short an outage).
         rows = wait_for_db(lambda: len(self.rows()) >= 10 and self.rows(),
@@ -180,7 +168,7 @@ class LoginfoTest(MySQLCase):
         # logins are logged by a loginfo thread of its own.
         srv = self.server(conf=self.loginfo_conf(),
                           users={"joe": "secret", "ann": "pw"})
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         wait_for_db(lambda: len(self.rows()) == 1, what="the first row")
         c = srv.connect()
         c.expect_ok()
@@ -197,7 +185,7 @@ class LoginfoTest(MySQLCase):
         # A port nobody listens on: every login still fast.
         srv = self.server(conf=self.loginfo_conf(host="127.0.0.1:1"),
                           users={"joe": "secret"})
-        times = [self.timed_login(srv, "joe", "secret") for _ in range(5)]
+        times = [srv.timed_login("joe", "secret") for _ in range(5)]
         for t in times:
             self.assertLess(t, FAST)
         srv.wait_log(r"loginfo: connect to 127\.0\.0\.1:1: .*again in")
@@ -206,7 +194,7 @@ class LoginfoTest(MySQLCase):
         srv = self.server(conf=self.loginfo_conf(
             query="INSERT INTO no_such_table VALUES ('%u')"),
             users={"joe": "secret"})
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         srv.wait_log(r"loginfo: query for user \"joe\" failed: .*"
                      r"no_such_table")
         srv.wait_stats(r"loginfo_sent=0 loginfo_dropped=0 loginfo_failed=1")

@@ -21,8 +21,8 @@ import threading
 import time
 
 from lifecycle_util import (STUB_OK, drain_pid, kill_if_alive, rewrite_conf,
-                            slow_hash, stub_server, wait_gone)
-from pop3test import Server, TestCase, wait_for
+                            stub_server, wait_gone)
+from pop3test import Server, TestCase, slow_hash, wait_for
 from trickle import Trickle
 
 USERDB_TEMP = "-ERR [SYS/TEMP] User database unavailable, try again later"
@@ -105,7 +105,7 @@ class TermWithStuckWorker(StuckCase):
         TERM comes: the parent does not wait for it; the child, which
         has no such thread, runs the check again and the login works."""
         srv = stub_server(self, conf="workers 1",
-                          users={"joe": {"password": slow_hash("secret", 1.5),
+                          users={"joe": {"password": slow_hash("secret", 1.5).hash,
                                          "hashed": True}})
         c = srv.connect()
         c.expect_ok()

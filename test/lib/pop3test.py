@@ -12,7 +12,10 @@ Everything (configuration, user file, Maildirs, logs) lives in a temporary
 directory that is removed afterwards; the server is always stopped.
 """
 
+import collections
 import crypt
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
@@ -68,11 +71,69 @@ def run_popserv(*args, timeout=TIMEOUT, env=None):
 
 
 def hash_password(secret, method=None):
-    """A crypt(3) hash; method is a crypt.METHOD_* or None for the default."""
+    """A crypt(3) hash; method is a crypt.METHOD_*, a (crypt.METHOD_*,
+    rounds) pair, or None for the default."""
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if isinstance(method, tuple):
+            return crypt.crypt(secret, crypt.mksalt(method[0],
+                                                    rounds=method[1]))
         return crypt.crypt(secret, crypt.mksalt(method) if method else None)
+
+
+def gensalt(prefix, count=0):
+    """A crypt(3) setting from libxcrypt's crypt_gensalt(prefix, count)."""
+    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+    lib = ctypes.CDLL(name)
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong,
+                                  ctypes.c_char_p, ctypes.c_int]
+    s = lib.crypt_gensalt(prefix.encode(), count, None, 0)
+    if s is None or s.startswith(b"*"):
+        raise RuntimeError("crypt_gensalt(%r, %d) failed" % (prefix, count))
+    return s.decode()
+
+
+def hash_with(secret, setting):
+    """crypt(secret, setting), checked to be a real hash."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        h = crypt.crypt(secret, setting)
+    if not h or h.startswith("*") or crypt.crypt(secret, h) != h:
+        raise RuntimeError("crypt(%r) gave %r" % (setting, h))
+    return h
+
+
+SlowHash = collections.namedtuple("SlowHash", "hash took")
+
+
+def slow_hash(secret, seconds=0.4, method="sha512"):
+    """A crypt(3) hash that takes about seconds to check here; returns a
+    SlowHash (hash, took: the seconds one check took, or None).
+
+    "sha512": SHA-512 crypt with its rounds scaled at 4,000,000 a second,
+    made at once and not measured (took is None). "yescrypt": costs are
+    tried upwards from 8 until one check takes at least seconds (or the
+    cost limit, 11); took is what the last one took.
+    """
+    if method == "sha512":
+        rounds = max(1000, min(999999999, int(seconds * 4000000)))
+        return SlowHash(hash_password(secret, (crypt.METHOD_SHA512,
+                                               rounds)), None)
+    if method != "yescrypt":
+        raise ValueError("slow_hash: no method %r" % method)
+    best = None
+    for cost in range(8, 12):
+        h = hash_with(secret, gensalt("$y$", cost))
+        t0 = time.monotonic()
+        hash_with(secret, h)
+        took = time.monotonic() - t0
+        best = SlowHash(h, took)
+        if took >= seconds:
+            break
+    return best
 
 
 def wait_for(cond, timeout=10.0, what="condition", every=0.05):
@@ -328,6 +389,18 @@ class Server:
         c.send("USER " + user).expect_ok()
         c.send("PASS " + password).expect_ok()
         return c
+
+    def timed_login(self, user, password):
+        """Log in and QUIT; returns the seconds from PASS to popit's +OK."""
+        c = self.connect()
+        c.expect_ok()
+        c.send("USER " + user).expect_ok()
+        t0 = time.monotonic()
+        c.send("PASS " + password).expect_ok()
+        took = time.monotonic() - t0
+        c.send("QUIT").expect_ok()
+        c.close()
+        return took
 
     def log_bytes(self):
         """popserv's log so far, complete lines only: a line popserv is

@@ -216,20 +216,6 @@ def spread(n, net=77):
     return ["127.%d.%d.%d" % (net, i // 250, 1 + i % 250) for i in range(n)]
 
 
-def wait_count(srv, pattern, n, timeout=15):
-    """Wait until at least n log lines match the regex; returns them."""
-    rx = re.compile(pattern)
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [l for l in srv.log().splitlines() if rx.search(l)]
-        if len(found) >= n:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("%d of %d log lines match %r"
-                                 % (len(found), n, pattern))
-        time.sleep(0.01)
-
-
 def asan_no_quarantine():
     """preexec: under ASan, free memory at once (no quarantine), so that
     VmRSS shows what popserv keeps rather than what ASan holds back."""

@@ -7,7 +7,6 @@ import glob
 import os
 import re
 import socket
-import time
 
 from pop3test import TestCase
 from stubrec import STUB, STUB_OK, stub_server
@@ -21,33 +20,9 @@ GREETING = re.compile(r"\+OK .*")
 PROMPT = 0.2
 
 
-def log_mark(srv):
-    """Where the log ends now, for wait_log_since()."""
-    return len(log_bytes(srv))
-
-
-def wait_log_since(srv, mark, pattern, timeout=10):
-    """Wait until the log after mark matches the regex; returns the match."""
-    rx = re.compile(pattern)
-    deadline = time.monotonic() + timeout
-    while True:
-        m = rx.search(log_bytes(srv)[mark:].decode("utf-8", "replace"))
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no log line since the mark matches %r "
-                                 "in:\n%s" % (pattern, srv.log()))
-        time.sleep(0.02)
-
-
 def records(srv):
     """The stub's record files so far."""
     return sorted(glob.glob(os.path.join(srv.recdir, "*.rec")))
-
-
-def log_bytes(srv):
-    """The log's complete lines (Server.log_bytes)."""
-    return srv.log_bytes()
 
 
 def greet(srv, **kw):
@@ -77,5 +52,4 @@ def nothing_pending(c, wait=0.0):
 
 __all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR",
            "STUB", "STUB_OK", "TestCase", "greet",
-           "log_bytes", "log_mark", "nothing_pending", "records",
-           "stub_server", "wait_log_since"]
+           "nothing_pending", "records", "stub_server"]

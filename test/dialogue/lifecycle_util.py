@@ -7,7 +7,6 @@ tracked and stopped when the test ends.
 """
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -93,11 +92,7 @@ def rewrite_conf(srv, extra, bind=None):
 def drain_pid(srv, timeout=10):
     """The pid of the TERM drain child, from popserv's log."""
     return int(srv.wait_log(r"draining \d+ sessions in pid (\d+)",
-                            timeout).group(1))
-
-
-def log_count(srv, pattern):
-    return len(re.findall(pattern, srv.log()))
+                            timeout=timeout).group(1))
 
 
 class NotifySocket:

@@ -20,7 +20,7 @@ import time
 import unittest
 
 from abuse_util import (asan_no_quarantine, children, rss_kb, stats,
-                        wait_count, wait_stats)
+                        wait_stats)
 from engine_util import (AUTH_FAILED, SAMEADDR, STUB_OK, TestCase, greet,
                          stub_server)
 from lifecycle_util import read_records, rewrite_conf
@@ -278,7 +278,8 @@ class HupStorm(TestCase):
                 rewrite_conf(srv, "maxfails %d\nsameaddrmax 100"
                              % (50 + i % 2))
                 srv.signal(signal.SIGHUP)
-                wait_count(srv, r"reload: /\S+ in force", i + 1)
+                srv.wait_log(r"reload: /\S+ in force", count=i + 1,
+                             timeout=15)
         finally:
             stop.set()
             for t in threads:

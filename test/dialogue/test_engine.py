@@ -15,7 +15,7 @@ import time
 import unittest
 
 from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, greet,
-                         log_bytes, nothing_pending, records, stub_server)
+                         nothing_pending, records, stub_server)
 from pop3test import Client, gensalt, hash_with
 
 TEMP = re.compile(r"-ERR \[SYS/TEMP\] .*")
@@ -476,7 +476,7 @@ class Logging(TestCase):
         c = srv.login("joe", "GoodPw-7f3a9")
         c.send("QUIT").expect("+OK bye")
         srv.wait_log(r'user="joe" result=login')
-        log = log_bytes(srv)
+        log = srv.log_bytes()
         for secret in (b"GoodPw", b"BadPw", b"7f3a9", b"1c9e0", b"2d4e1"):
             self.assertNotIn(secret, log)
 
@@ -493,7 +493,7 @@ class Logging(TestCase):
                      r'reason="unknown user"')
         srv.wait_log(r'"USER a\\x1bb\\r\\n"')
         srv.wait_log(r'"USER evil\\rresult=login\\r\\n"')
-        log = log_bytes(srv)
+        log = srv.log_bytes()
         for raw in (b"\x1b", b"\xff", b"\r"):
             self.assertNotIn(raw, log)
 

@@ -15,8 +15,7 @@ import time
 import unittest
 
 from engine_util import (AUTH_FAILED, GREETING, PROMPT, SAMEADDR, STUB_OK,
-                         TestCase, greet, log_mark, nothing_pending,
-                         stub_server, wait_log_since)
+                         TestCase, greet, nothing_pending, stub_server)
 from pop3test import Client, free_port, slow_hash
 from tlstest import proxy_v1
 
@@ -180,10 +179,10 @@ class SameAddrMax(TestCase):
         srv.connect().expect(SAMEADDR)
 
         # One just drops the connection: its slot comes back too.
-        mark = log_mark(srv)
+        mark = srv.log_mark()
         b.close()
-        wait_log_since(srv, mark, r'ip=127\.0\.0\.1 user="" '
-                                  r'result=(eof|read error)')
+        srv.wait_log(r'ip=127\.0\.0\.1 user="" result=(eof|read error)',
+                     since=mark)
         e, _ = greet(srv)
         e.send("USER joe").expect_ok()
         e.send("PASS secret").expect(STUB_OK)

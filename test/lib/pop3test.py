@@ -415,17 +415,35 @@ class Server:
         """log_bytes() as text."""
         return self.log_bytes().decode("utf-8", "replace")
 
-    def wait_log(self, pattern, timeout=TIMEOUT):
-        """Wait until a log line matches the regex; returns the match."""
+    def log_mark(self):
+        """Where the log ends now, for wait_log(since=)."""
+        return len(self.log_bytes())
+
+    def wait_log(self, pattern, *, count=None, since=0, timeout=TIMEOUT):
+        """Wait until the regex matches the log's complete lines after
+        byte offset since (a log_mark()); a pattern may span lines.
+
+        Without count, returns the first match. With count, waits until
+        the regex matches at least count times (non-overlapping) and
+        returns every match. AssertionError after timeout seconds.
+        """
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(self.log())
-            if m:
-                return m
+            text = self.log_bytes()[since:].decode("utf-8", "replace")
+            if count is None:
+                m = rx.search(text)
+                if m:
+                    return m
+            else:
+                found = list(rx.finditer(text))
+                if len(found) >= count:
+                    return found
             if time.monotonic() > deadline:
-                raise AssertionError("no log line matches %r in:\n%s"
-                                     % (pattern, self.log()))
+                what = "no match" if count is None else \
+                    "%d of %d matches" % (len(found), count)
+                raise AssertionError("%s for %r in the log%s:\n%s" % (
+                    what, pattern, " since the mark" if since else "", text))
             time.sleep(0.02)
 
     def settle(self):

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +18,7 @@
 #include <cmocka.h>
 
 #include "popit.h"
+#include "fixture.h"
 
 static char	 out[1 << 16];	/* everything "sent" to the client */
 static size_t	 outlen;
@@ -87,15 +87,6 @@ struct fixture {
 	struct popit	*pi;
 };
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 put(int dirfd, const char *rel, const char *data)
 {
@@ -143,7 +134,7 @@ teardown(void **state)
 	maildir_free(&f->pi->pi_md);
 	free(f->pi);
 	close(f->fd);
-	nftw(f->path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->path);
 	free(f);
 	return 0;
 }

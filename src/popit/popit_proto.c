@@ -53,6 +53,7 @@ static enum popit_next	 popit_run_last(struct popit *, struct popit_args *);
 
 static enum popit_next	 popit_send(struct popit *, size_t, int, uint64_t);
 static int		 popit_size(struct popit *, size_t, uint64_t *);
+static int		 popit_total(struct popit *, size_t *, uint64_t *);
 static void		 popit_accessed(struct popit *, size_t);
 
 /*
@@ -275,8 +276,8 @@ popit_size(struct popit *pi, size_t idx, uint64_t *size)
 	if (maildir_size(&pi->pi_md, idx, size) == 0)
 		return 0;
 	pi->pi_log("%s: %s", pi->pi_md.md_msgs[idx].mm_path, strerror(errno));
-	outbuf_printf(&pi->pi_ob, "-ERR [SYS/TEMP] cannot read message %zu\r\n",
-	    idx + 1);
+	outbuf_printf(&pi->pi_ob, "-ERR [SYS/TEMP] cannot read message "
+	    "%zu\r\n", idx + 1);
 	return -1;
 }
 
@@ -288,22 +289,39 @@ popit_accessed(struct popit *pi, size_t n)
 		pi->pi_last = n;
 }
 
-/* STAT: count and octets of the messages not marked deleted. */
-static enum popit_next
-popit_run_stat(struct popit *pi, struct popit_args *pa)
+/*
+ * Count and octets of the messages not marked deleted. Returns 0, or -1
+ * when a size could not be had (popit_size() has answered the client).
+ */
+static int
+popit_total(struct popit *pi, size_t *np, uint64_t *totalp)
 {
-	uint64_t	 total = 0, size;
-	size_t		 i, n = 0;
+	uint64_t	 size;
+	size_t		 i;
 
-	(void)pa;
+	*np = 0;
+	*totalp = 0;
 	for (i = 0; i < pi->pi_md.md_count; i++) {
 		if (pi->pi_md.md_msgs[i].mm_flags & MD_DELETED)
 			continue;
 		if (popit_size(pi, i, &size) == -1)
-			return POPIT_CONTINUE;
-		total += size;
-		n++;
+			return -1;
+		*totalp += size;
+		(*np)++;
 	}
+	return 0;
+}
+
+/* STAT: count and octets of the messages not marked deleted. */
+static enum popit_next
+popit_run_stat(struct popit *pi, struct popit_args *pa)
+{
+	uint64_t	 total;
+	size_t		 n;
+
+	(void)pa;
+	if (popit_total(pi, &n, &total) == -1)
+		return POPIT_CONTINUE;
 	outbuf_printf(&pi->pi_ob, "+OK %zu %" PRIu64 "\r\n", n, total);
 	return POPIT_CONTINUE;
 }
@@ -312,8 +330,8 @@ popit_run_stat(struct popit *pi, struct popit_args *pa)
 static enum popit_next
 popit_run_list(struct popit *pi, struct popit_args *pa)
 {
-	uint64_t	 total = 0, size;
-	size_t		 i, n = 0;
+	uint64_t	 total, size;
+	size_t		 i, n;
 
 	if (pa->pa_msg != 0) {
 		if (popit_size(pi, pa->pa_msg - 1, &size) == 0)
@@ -322,14 +340,8 @@ popit_run_list(struct popit *pi, struct popit_args *pa)
 		return POPIT_CONTINUE;
 	}
 	/* Sizes first: an error must come before the +OK. */
-	for (i = 0; i < pi->pi_md.md_count; i++) {
-		if (pi->pi_md.md_msgs[i].mm_flags & MD_DELETED)
-			continue;
-		if (popit_size(pi, i, &size) == -1)
-			return POPIT_CONTINUE;
-		total += size;
-		n++;
-	}
+	if (popit_total(pi, &n, &total) == -1)
+		return POPIT_CONTINUE;
 	outbuf_printf(&pi->pi_ob, "+OK %zu messages (%" PRIu64
 	    " octets)\r\n", n, total);
 	for (i = 0; i < pi->pi_md.md_count; i++) {

@@ -148,12 +148,7 @@ class Crowd:
                     raise AssertionError(
                         "%d greeted, %d still waiting after %ds"
                         % (len(self.socks), len(pending), timeout))
-                for fd, _ in ep.poll(min(left, 1.0)):
-                    entry = pending[fd]
-                    try:
-                        data = entry[0].recv(4096)
-                    except BlockingIOError:
-                        continue
+                for fd, entry, data in readable(ep, pending, left):
                     if not data:
                         raise AssertionError("closed before the greeting "
                                              "(%d greeted)" % len(self.socks))
@@ -188,12 +183,7 @@ class Crowd:
                 if left <= 0:
                     raise AssertionError("%d not closed after QUIT"
                                          % len(pending))
-                for fd, _ in ep.poll(min(left, 1.0)):
-                    entry = pending[fd]
-                    try:
-                        data = entry[0].recv(4096)
-                    except BlockingIOError:
-                        continue
+                for fd, entry, data in readable(ep, pending, left):
                     if data:
                         entry[1] += data
                         continue
@@ -209,6 +199,20 @@ class Crowd:
         for s in self.socks:
             s.close()
         self.socks = []
+
+
+def readable(ep, pending, left):
+    """(fd, entry, bytes) for each socket of pending (fd -> [socket,
+    bytes so far]) that ep reports readable within left seconds (1 s at
+    most), b"" at its end; a socket that would block after all is
+    skipped."""
+    for fd, _ in ep.poll(min(left, 1.0)):
+        entry = pending[fd]
+        try:
+            data = entry[0].recv(4096)
+        except BlockingIOError:
+            continue
+        yield fd, entry, data
 
 
 def spread(n, net=77):

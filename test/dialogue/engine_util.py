@@ -34,6 +34,19 @@ def greet(srv, **kw):
     return c, line
 
 
+def attempt(srv, user, password):
+    """Greeting, USER, PASS: returns the answer to PASS, after a QUIT
+    answered "+OK bye" when the stub took the login."""
+    c, _ = greet(srv)
+    c.send("USER " + user).expect_ok()
+    c.send("PASS " + password)
+    line = c.readline()
+    if line == STUB_OK:
+        c.send("QUIT").expect("+OK bye")
+    c.close()
+    return line
+
+
 def nothing_pending(c, wait=0.0):
     """True if nothing arrived on c (not even a close) within wait seconds."""
     if c.buf:
@@ -50,6 +63,6 @@ def nothing_pending(c, wait=0.0):
     return False        # bytes, or the end of the stream
 
 
-__all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR",
+__all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR", "attempt",
            "STUB", "STUB_OK", "TestCase", "greet",
            "nothing_pending", "records", "stub_server"]

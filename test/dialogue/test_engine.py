@@ -14,8 +14,8 @@ import threading
 import time
 import unittest
 
-from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, greet,
-                         nothing_pending, records, stub_server)
+from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, attempt,
+                         greet, nothing_pending, records, stub_server)
 from pop3test import Client, gensalt, hash_with
 
 TEMP = re.compile(r"-ERR \[SYS/TEMP\] .*")
@@ -392,21 +392,11 @@ class Commands(TestCase):
 class UserFile(TestCase):
     """userdb file, changed while popserv runs."""
 
-    def login(self, srv, password):
-        c, _ = greet(srv)
-        c.send("USER joe").expect_ok()
-        c.send("PASS " + password)
-        line = c.readline()
-        if line == STUB_OK:
-            c.send("QUIT").expect("+OK bye")
-        c.close()
-        return line
-
     def test_edit_rename_remove_restore(self):
         srv = stub_server(self, users={"joe": "old-secret",
                                        "ann": "ann-secret"},
                           conf="maxfails 100")
-        self.assertEqual(self.login(srv, "old-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "old-secret"), STUB_OK)
 
         # Edited in place: same inode, same size, a new hash.
         with open(srv.userfile) as f:
@@ -418,14 +408,14 @@ class UserFile(TestCase):
         with open(srv.userfile, "r+") as f:
             f.write(text.replace(old, new))
         self.assertEqual(os.stat(srv.userfile).st_ino, ino)
-        self.assertEqual(self.login(srv, "new-secret"), STUB_OK)
-        self.assertEqual(self.login(srv, "old-secret"), AUTH_FAILED)
+        self.assertEqual(attempt(srv, "joe", "new-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "old-secret"), AUTH_FAILED)
 
         # Replaced by rename(2).
         srv.write_users({"joe": "third-secret", "ann": "ann-secret"})
         self.assertNotEqual(os.stat(srv.userfile).st_ino, ino)
-        self.assertEqual(self.login(srv, "third-secret"), STUB_OK)
-        self.assertEqual(self.login(srv, "new-secret"), AUTH_FAILED)
+        self.assertEqual(attempt(srv, "joe", "third-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "new-secret"), AUTH_FAILED)
 
         # Removed: a temporary failure for everyone, never [AUTH].
         os.unlink(srv.userfile)
@@ -442,8 +432,8 @@ class UserFile(TestCase):
 
         # Restored.
         srv.write_users({"joe": "third-secret", "ann": "ann-secret"})
-        self.assertEqual(self.login(srv, "third-secret"), STUB_OK)
-        self.assertEqual(self.login(srv, "wrong"), AUTH_FAILED)
+        self.assertEqual(attempt(srv, "joe", "third-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "wrong"), AUTH_FAILED)
 
 
 class Logging(TestCase):

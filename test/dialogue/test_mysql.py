@@ -12,9 +12,8 @@ import socket
 import time
 import unittest
 
-from mariadb import MariaDB
-from pop3test import (Server, TestCase, hash_password, wait_for, TEST_UID,
-                      TEST_GID)
+from mariadb import MariaDBCase
+from pop3test import hash_password, wait_for, TEST_UID, TEST_GID
 
 HOSTNAME = "pop.test.example"
 LOGINFO_QUERY = ("INSERT INTO logins (user, ip, host, at, pct) VALUES "
@@ -27,16 +26,9 @@ def wait_for_db(cond, timeout=30.0, what="condition"):
     return wait_for(cond, timeout, what, every=0.1)
 
 
-class MySQLCase(TestCase):
-    """One MariaDB for the whole class."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = MariaDB()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.cleanup()
+class MySQLCase(MariaDBCase):
+    """One MariaDB for the whole class, started again if a test stopped
+    it."""
 
     def setUp(self):
         if not self.db.running():
@@ -223,25 +215,8 @@ class UserdbMySQLTest(MySQLCase):
                     "'/bin/sh')" % (name.replace("'", "''"), h, uid, gid,
                                     home))
 
-    def mysql_server(self, query=None):
-        query = query or ("SELECT pw, uid, gid, home, shell FROM users "
-                          "WHERE name = '%u'")
-        srv = Server(conf="", start=False)
-        self.addCleanup(srv.__exit__, None, None, None)
-        conf = srv.conf.replace("userdb file %s" % srv.userfile,
-                                "userdb mysql")
-        conf += ("userdb.host %s\nuserdb.user %s\nuserdb.password %s\n"
-                 "userdb.database %s\nuserdb.query %s\n"
-                 % (self.db.host(), self.db.user, self.db.password,
-                    self.db.database, query))
-        with open(srv.conf_path, "w") as f:
-            f.write(conf)
-        os.chmod(srv.conf_path, 0o600)
-        srv.start()
-        return srv
-
     def test_good_bad_unknown(self):
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         self.add_user(srv, "joe", "secret")
         c = srv.login("joe", "secret")
         c.send("QUIT").expect_ok()
@@ -263,7 +238,7 @@ class UserdbMySQLTest(MySQLCase):
         self.assertNotIn("PASS secret", srv.log())
 
     def test_null_or_bad_columns_are_tempfail(self):
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         self.db.sql("INSERT INTO users VALUES ('nul', NULL, 1000, 1000, "
                     "'/tmp', '/bin/sh'), ('rel', 'x', 1000, 1000, "
                     "'relative', '/bin/sh')")
@@ -281,7 +256,7 @@ class UserdbMySQLTest(MySQLCase):
         """A [SYS/TEMP] reason quotes MySQL's error text, which quotes
         what the client typed (here as a column name, "Unknown column"): it
         is escaped like all client text, no raw byte, no forged field."""
-        srv = self.mysql_server(query="SELECT pw, uid, gid, home, shell "
+        srv = self.userdb_server(query="SELECT pw, uid, gid, home, shell "
                                 "FROM users WHERE `%u` = 1")
         c = srv.connect()
         c.expect_ok()
@@ -300,7 +275,7 @@ class UserdbMySQLTest(MySQLCase):
         self.assertRegex(line, r'reason="(?:[^"\\]|\\.)*"$')
 
     def test_server_down_is_tempfail_then_recovers(self):
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         self.add_user(srv, "joe", "secret")
         srv.login("joe", "secret").send("QUIT").expect_ok()
         self.db.stop()
@@ -318,7 +293,7 @@ class UserdbMySQLTest(MySQLCase):
 
     def test_config_check(self):
         from pop3test import run_popserv
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         rc, out, err = run_popserv("-t", "-C", srv.conf_path)
         self.assertEqual((rc, out.strip()), (0, "configuration OK"), err)
         self.db.stop()

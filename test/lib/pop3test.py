@@ -358,21 +358,31 @@ class Server:
             argv,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             cwd=self.dir, preexec_fn=self.preexec)
+        return self.wait_listening()
+
+    def wait_listening(self, probe=None, every=0.02):
+        """Wait until probe(self) succeeds (by default: a connection
+        opened and closed; an OSError means not yet) and return self.
+        RuntimeError with the log if popserv exits first, or after
+        TIMEOUT seconds (then it is stopped)."""
         deadline = time.monotonic() + TIMEOUT
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError("popserv exited %d:\n%s"
                                    % (self.proc.returncode, self.log()))
             try:
-                s = socket.create_connection((self.host, self.port), 0.5)
-                s.close()
+                if probe is None:
+                    socket.create_connection((self.host, self.port),
+                                             0.5).close()
+                else:
+                    probe(self)
                 return self
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("popserv did not listen:\n"
                                        + self.log())
-                time.sleep(0.02)
+                time.sleep(every)
 
     def connect(self, timeout=TIMEOUT, source=None):
         s = socket.socket(self.family, socket.SOCK_STREAM)

@@ -50,6 +50,17 @@ def stub_server(test, conf="", users=None, start=True, settle=True, **kw):
     return srv
 
 
+def stub_login(srv, user="joe", password="secret"):
+    """Log in to a stub_server() and QUIT; returns the client once the
+    stub has answered "+OK bye"."""
+    c = srv.connect()
+    c.expect_ok()
+    c.send("USER " + user).expect_ok()
+    c.send("PASS " + password).expect(STUB_OK)
+    c.send("QUIT").expect("+OK bye")
+    return c
+
+
 def parse_record(text):
     """One record as a dict: lists for LISTS, "eof" a bool, else values."""
     rec = {key: [] for key in LISTS}

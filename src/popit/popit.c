@@ -1,7 +1,7 @@
 /*
  * popit: serve the POP3 TRANSACTION and UPDATE states (RFC 1939) on the
  * Maildir in the current directory, to the client on fd 0 and fd 1.
- * popserv execs it after a successful login (SPEC §5, §8).
+ * popserv execs it after a successful login (docs/popit.md).
  */
 
 #include <sys/socket.h>

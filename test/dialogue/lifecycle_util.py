@@ -1,4 +1,4 @@
-"""Helpers for the lifecycle and deployment tests (SPEC §7).
+"""Helpers for the lifecycle and deployment tests (docs/deployment.md).
 
 popit is the recording stub (test/stub_popit.c), so a test can see that a
 login reached popit even after the popserv that accepted it is gone.

@@ -1,4 +1,5 @@
-"""Fault and abuse tests, part 1: floods and limits (SPEC §3, §4).
+"""Fault and abuse tests, part 1: floods and limits
+(docs/security.md, "Exhaustion").
 
 Each test is bounded in connections and time and talks to loopback
 only. The figures they measure (CPU at the descriptor limit, memory for

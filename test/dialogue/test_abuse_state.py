@@ -1,4 +1,5 @@
-"""Fault and abuse tests, part 2: state under stress (SPEC §2, §3, §5, §7).
+"""Fault and abuse tests, part 2: state under stress
+(docs/security.md, "Exhaustion").
 
 10,000 failed logins and memory; the user file replaced, truncated,
 corrupted, turned into a FIFO or a directory while serving; a popit that

@@ -1,4 +1,4 @@
-"""Dialogue tests of WHOSON and logudp (SPEC §6) with UDP receivers.
+"""Dialogue tests of WHOSON and logudp (docs/accounting.md) with UDP receivers.
 
 The receivers are Python sockets on loopback; every packet is checked
 byte for byte. An absent receiver (ICMP port unreachable) must change

@@ -1,4 +1,4 @@
-"""Dialogue tests of AUTH PLAIN (RFC 5034, RFC 4616; SPEC §9): with and
+"""Dialogue tests of AUTH PLAIN (RFC 5034, RFC 4616; docs/tls.md): with and
 without an initial response, "=" and "*", the mechanism list, base64 and
 message errors, authorization identities, the line limits, and the same
 delay, penalty, maxfails and log lines as USER/PASS, the secret never in

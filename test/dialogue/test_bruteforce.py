@@ -1,8 +1,9 @@
-"""Brute force (SPEC §2 failpenalty, §3, §4), beyond test_penalty.py: the
-penalty across USER/PASS, APOP and AUTH PLAIN on many connections whose
-clients do not wait for the answer; the penalty table under a flood of
-addresses; and what bounds an attacker who does not wait: a session
-keeps its sameaddrmax slot for the whole failure delay.
+"""Brute force (docs/security.md, "Password guessing"), beyond
+test_penalty.py: the penalty across USER/PASS, APOP and AUTH PLAIN on
+many connections whose clients do not wait for the answer; the penalty
+table under a flood of addresses; and what bounds an attacker who does
+not wait: a session keeps its sameaddrmax slot for the whole failure
+delay.
 """
 
 import base64

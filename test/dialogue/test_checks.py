@@ -1,4 +1,4 @@
-"""A user database that never answers never hangs a login (SPEC §3):
+"""A user database that never answers never hangs a login (docs/userdb.md):
 checktimeout, and a FIFO put in place of the user file."""
 
 import os

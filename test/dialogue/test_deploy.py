@@ -1,4 +1,4 @@
-"""popserv under real launchers (SPEC §7): xinetd in "wait" mode and
+"""popserv under real launchers (docs/deployment.md): xinetd in "wait" mode and
 systemd socket activation with systemd-socket-activate, with sd_notify
 messages caught on a private NOTIFY_SOCKET.
 

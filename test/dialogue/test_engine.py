@@ -1,4 +1,5 @@
-"""Dialogue tests of the AUTHORIZATION engine (SPEC §3, §7 logging).
+"""Dialogue tests of the AUTHORIZATION engine (RFC 1939; docs/internals.md,
+"A session" and "Logging").
 
 The real popserv runs on loopback with a temporary configuration; popit
 is the recording stub, which answers a good PASS/APOP with

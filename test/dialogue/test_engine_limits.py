@@ -1,4 +1,5 @@
-"""Dialogue tests of the AUTHORIZATION engine's timers and limits (SPEC §4):
+"""Dialogue tests of the AUTHORIZATION engine's timers and limits
+(docs/configuration.md, "Limits"):
 faildelay, timelimit, sameaddrmax, maxconn, accepts, listeners, and slow
 password checks that must never stall the loop.
 

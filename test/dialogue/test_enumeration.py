@@ -1,5 +1,6 @@
-"""No user enumeration (SPEC §3): an unknown user and a wrong password get
-the same reply after the same time, with every kind of stored password.
+"""No user enumeration (docs/security.md): an unknown user and a wrong
+password get the same reply after the same time, with every kind of
+stored password.
 
 Times are taken from the PASS line to the answer on one connection,
 faildelay 0, with wrong-password and unknown-user attempts interleaved

@@ -1,4 +1,4 @@
-"""Dialogue tests of the handoff to popit (SPEC §5).
+"""Dialogue tests of the handoff to popit (docs/internals.md, "Handoff").
 
 popit is replaced by test/stub_popit.c, which records its argv,
 environment, directory, credentials, descriptors and signal state, and

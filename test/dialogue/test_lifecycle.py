@@ -1,4 +1,4 @@
-"""Dialogue tests of popserv's lifecycle (SPEC §1, §7): inetd wait mode
+"""Dialogue tests of popserv's lifecycle (docs/deployment.md): inetd wait mode
 on fd 0, autoclose, the SIGTERM drain, SIGHUP reload, SIGUSR1 counters,
 the pid file and the uid/gid privilege drop.
 

@@ -1,5 +1,5 @@
-"""Dialogue tests of loginfo and userdb mysql (SPEC §2, §6) against a real
-MariaDB server (test/lib/mariadb.py), never a mock.
+"""Dialogue tests of loginfo and userdb mysql (docs/accounting.md)
+against a real MariaDB server (test/lib/mariadb.py), never a mock.
 
 A dead server must never slow or fail a login: the loginfo tests stop
 MariaDB in the middle and time the logins.

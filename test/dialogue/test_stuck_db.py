@@ -3,10 +3,10 @@
 that accepts and then sends one byte every 2 s for ever, so a client's
 read timeout never fires and its handshake never ends.
 
-- SIGTERM with a worker stuck in it: the parent exits 0 at once (SPEC
-  §7), the drain child answers the session (checktimeout) and exits when
-  the session is over; a check that was running when TERM came runs
-  again in the child.
+- SIGTERM with a worker stuck in it: the parent exits 0 at once
+  (docs/deployment.md, "The TERM drain"), the drain child answers the
+  session (checktimeout) and exits when the session is over; a check
+  that was running when TERM came runs again in the child.
 - SIGHUP that moves loginfo away from a stuck server: the loop keeps
   answering, the old thread is left to end on its own (one thread per
   configuration at most), and nothing leaks (the ASan build's report

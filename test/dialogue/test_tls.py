@@ -1,4 +1,4 @@
-"""Dialogue tests of TLS (SPEC §9): STLS (RFC 2595), implicit TLS on a
+"""Dialogue tests of TLS (docs/tls.md): STLS (RFC 2595), implicit TLS on a
 bindtls listener (RFC 8314), plaintext 0, the certificate on SIGHUP, and
 the relay that carries a TLS login to popit.
 

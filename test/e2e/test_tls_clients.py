@@ -1,4 +1,4 @@
-"""Real TLS clients against popserv + popit (SPEC §9): openssl s_client
+"""Real TLS clients against popserv + popit (docs/tls.md): openssl s_client
 with STLS and on a bindtls listener, curl over pop3s:// and pop3:// with
 --ssl-reqd, fetchmail with sslcertck, all checking the server against a
 test CA made here; every message comes through the relay byte for byte,

@@ -1,4 +1,4 @@
-/* Unit tests of the accounting pieces that do no I/O (SPEC §6). */
+/* Unit tests of the accounting pieces that do no I/O (docs/accounting.md). */
 
 #include <sys/types.h>
 #include <sys/socket.h>

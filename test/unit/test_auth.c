@@ -1,6 +1,7 @@
 /*
  * Unit tests for auth.c: splitting a login into account, folder and
- * option (SPEC §5), and auth_run() against a real passwd-format file.
+ * option (docs/configuration.md, "Handoff to popit"), and auth_run()
+ * against a real passwd-format file.
  */
 
 #include <sys/stat.h>
@@ -62,7 +63,7 @@ teardown(void **state)
 	return fixture_rmtree(tmpdir);
 }
 
-/* The SPEC §5 example: joe+work/lite is account joe, folder work, lite. */
+/* The documented example: joe+work/lite is account joe, folder work, lite. */
 static void
 test_split_spec_example(void **state)
 {

@@ -1,4 +1,4 @@
-/* Unit tests for the configuration parser (SPEC §2): every directive. */
+/* Unit tests of config.c: every directive of popserv.conf(5). */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -177,7 +177,7 @@ addr_of(const struct cfg_addr *a, char *buf, size_t bufsz)
 	return buf;
 }
 
-/* An empty file gives every default of SPEC §2. */
+/* An empty file gives every default of popserv.conf(5). */
 static void
 test_defaults(void **state)
 {

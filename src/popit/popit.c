@@ -1,7 +1,7 @@
 /*
  * popit: serve the POP3 TRANSACTION and UPDATE states (RFC 1939) on the
  * Maildir in the current directory, to the client on fd 0 and fd 1.
- * popserv execs it after a successful login (SPEC §5, §8).
+ * popserv execs it after a successful login (docs/popit.md).
  */
 
 #include <sys/socket.h>
@@ -18,7 +18,9 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "outbuf.h"
 #include "popit.h"
+#include "popit_proto.h"
 
 static void	 usage(void) __attribute__((noreturn));
 static void	 popit_exit(struct popit *, int) __attribute__((noreturn));
@@ -26,6 +28,7 @@ static void	 popit_fill(struct popit *);
 static void	 popit_loop(struct popit *);
 static int	 popit_wait(struct popit *, int, short);
 static void	 popit_client_error(const char *);
+static void	 popit_send(void *, const char *, size_t);
 
 static struct popit	 popit_session;
 static const char	*popit_user;
@@ -95,6 +98,8 @@ main(int argc, char *argv[])
 	pi->pi_in = STDIN_FILENO;
 	pi->pi_out = STDOUT_FILENO;
 	pi->pi_outsock = 1;
+	pi->pi_log = popit_log;
+	outbuf_init(&pi->pi_ob, popit_send, pi);
 	maildir_init(&pi->pi_md, AT_FDCWD);
 	if (maildir_scan(&pi->pi_md, popit_log) == -1) {
 		popit_client_error("-ERR [SYS/TEMP] cannot open the "
@@ -125,7 +130,8 @@ popit_loop(struct popit *pi)
 		    POPIT_LINE_MAX : avail);
 		if (lf == NULL) {
 			if (avail >= POPIT_LINE_MAX) {
-				popit_printf(pi, "-ERR line too long\r\n");
+				outbuf_printf(&pi->pi_ob,
+				    "-ERR line too long\r\n");
 				popit_log("line too long, closing");
 				popit_exit(pi, EX_OK);
 			}
@@ -157,7 +163,7 @@ popit_fill(struct popit *pi)
 {
 	ssize_t	 r;
 
-	popit_flush(pi);
+	outbuf_flush(&pi->pi_ob);
 	if (pi->pi_ioff > 0) {
 		memmove(pi->pi_ibuf, pi->pi_ibuf + pi->pi_ioff,
 		    pi->pi_ilen - pi->pi_ioff);
@@ -212,32 +218,33 @@ popit_wait(struct popit *pi, int fd, short events)
 static void
 popit_exit(struct popit *pi, int status)
 {
-	popit_flush(pi);
+	outbuf_flush(&pi->pi_ob);
 	exit(status);
 }
 
 /*
- * Write the output buffer to the client. On a socket, send(2) with
- * MSG_DONTWAIT and poll(2) bound the time a client that stopped reading
- * can hold us; a client that went away ends the session (no UPDATE).
+ * Write len bytes of the output buffer to the client (the outbuf's
+ * writer, arg is the session). On a socket, send(2) with MSG_DONTWAIT
+ * and poll(2) bound the time a client that stopped reading can hold us;
+ * a client that went away ends the session (no UPDATE).
  */
-void
-popit_flush(struct popit *pi)
+static void
+popit_send(void *arg, const char *buf, size_t len)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
+	struct popit	*pi = arg;
+	size_t		 off = 0;
+	ssize_t		 n;
 
-	while (off < pi->pi_olen) {
+	while (off < len) {
 		if (pi->pi_outsock) {
-			n = send(pi->pi_out, pi->pi_obuf + off,
-			    pi->pi_olen - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+			n = send(pi->pi_out, buf + off, len - off,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (n == -1 && errno == ENOTSOCK) {
 				pi->pi_outsock = 0;
 				continue;
 			}
 		} else
-			n = write(pi->pi_out, pi->pi_obuf + off,
-			    pi->pi_olen - off);
+			n = write(pi->pi_out, buf + off, len - off);
 		if (n >= 0) {
 			off += (size_t)n;
 			continue;
@@ -257,62 +264,6 @@ popit_flush(struct popit *pi)
 		popit_log("write: %s", strerror(errno));
 		exit(EX_IOERR);
 	}
-	pi->pi_olen = 0;
-}
-
-/* Room for at least len more output bytes (len <= POPIT_OBUF). */
-char *
-popit_reserve(struct popit *pi, size_t len)
-{
-	if (sizeof(pi->pi_obuf) - pi->pi_olen < len)
-		popit_flush(pi);
-	return pi->pi_obuf + pi->pi_olen;
-}
-
-/* Account for len bytes written at popit_reserve()'s pointer. */
-void
-popit_commit(struct popit *pi, size_t len)
-{
-	pi->pi_olen += len;
-}
-
-/* Queue len bytes for the client. */
-void
-popit_write(struct popit *pi, const void *buf, size_t len)
-{
-	const char	*p = buf;
-	size_t		 n;
-
-	while (len > 0) {
-		n = sizeof(pi->pi_obuf) - pi->pi_olen;
-		if (n == 0) {
-			popit_flush(pi);
-			continue;
-		}
-		if (n > len)
-			n = len;
-		memcpy(pi->pi_obuf + pi->pi_olen, p, n);
-		pi->pi_olen += n;
-		p += n;
-		len -= n;
-	}
-}
-
-/* Queue a formatted answer (one short line) for the client. */
-void
-popit_printf(struct popit *pi, const char *fmt, ...)
-{
-	char	 buf[512];
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	popit_write(pi, buf, (size_t)n < sizeof(buf) ? (size_t)n :
-	    sizeof(buf) - 1);
 }
 
 /*

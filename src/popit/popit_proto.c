@@ -9,7 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "popit.h"
+#include "popit_proto.h"
 
 #define POPIT_MAXARGS	2
 
@@ -22,13 +22,17 @@ struct popit_args {
 	uint64_t	 pa_lines;	/* TOP: body lines */
 };
 
-/* One POP3 command: its arguments, a check step and a run step. */
+/*
+ * One POP3 command: its arguments, a check step and a run step, or
+ * instead of a run step a fixed answer.
+ */
 struct popit_cmd {
 	const char	*pc_name;
 	int		 pc_minargs;
 	int		 pc_maxargs;	/* -1: anything, not even parsed */
 	int		(*pc_check)(struct popit *, struct popit_args *);
 	enum popit_next	(*pc_run)(struct popit *, struct popit_args *);
+	const char	*pc_answer;	/* when pc_run is NULL */
 };
 
 static int		 popit_check_none(struct popit *, struct popit_args *);
@@ -41,39 +45,16 @@ static enum popit_next	 popit_run_stat(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_list(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_retr(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_dele(struct popit *, struct popit_args *);
-static enum popit_next	 popit_run_noop(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_rset(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_quit(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_top(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_uidl(struct popit *, struct popit_args *);
 static enum popit_next	 popit_run_last(struct popit *, struct popit_args *);
-static enum popit_next	 popit_run_capa(struct popit *, struct popit_args *);
-static enum popit_next	 popit_run_authed(struct popit *,
-			    struct popit_args *);
 
 static enum popit_next	 popit_send(struct popit *, size_t, int, uint64_t);
 static int		 popit_size(struct popit *, size_t, uint64_t *);
+static int		 popit_total(struct popit *, size_t *, uint64_t *);
 static void		 popit_accessed(struct popit *, size_t);
-
-static const struct popit_cmd popit_cmds[] = {
-	{ "STAT", 0, 0, popit_check_none, popit_run_stat },
-	{ "LIST", 0, 1, popit_check_optmsg, popit_run_list },
-	{ "RETR", 1, 1, popit_check_msg, popit_run_retr },
-	{ "DELE", 1, 1, popit_check_msg, popit_run_dele },
-	{ "NOOP", 0, 0, popit_check_none, popit_run_noop },
-	{ "RSET", 0, 0, popit_check_none, popit_run_rset },
-	{ "QUIT", 0, 0, popit_check_none, popit_run_quit },
-	{ "TOP", 2, 2, popit_check_top, popit_run_top },
-	{ "UIDL", 0, 1, popit_check_optmsg, popit_run_uidl },
-	{ "LAST", 0, 0, popit_check_none, popit_run_last },
-	{ "CAPA", 0, 0, popit_check_none, popit_run_capa },
-	/* The AUTHORIZATION state is over. */
-	{ "USER", 0, -1, popit_check_none, popit_run_authed },
-	{ "PASS", 0, -1, popit_check_none, popit_run_authed },
-	{ "APOP", 0, -1, popit_check_none, popit_run_authed },
-	{ "AUTH", 0, -1, popit_check_none, popit_run_authed },
-	{ "STLS", 0, -1, popit_check_none, popit_run_authed },
-};
 
 /*
  * What popserv announces before login (RFC 2449), less what only makes
@@ -91,6 +72,29 @@ static const char popit_capa[] =
 	"IMPLEMENTATION popserv\r\n"
 	".\r\n";
 
+/* USER, PASS, APOP, AUTH, STLS after login. */
+static const char popit_authed[] = "-ERR not in the TRANSACTION state\r\n";
+
+static const struct popit_cmd popit_cmds[] = {
+	{ "STAT", 0, 0, popit_check_none, popit_run_stat, NULL },
+	{ "LIST", 0, 1, popit_check_optmsg, popit_run_list, NULL },
+	{ "RETR", 1, 1, popit_check_msg, popit_run_retr, NULL },
+	{ "DELE", 1, 1, popit_check_msg, popit_run_dele, NULL },
+	{ "NOOP", 0, 0, popit_check_none, NULL, "+OK\r\n" },
+	{ "RSET", 0, 0, popit_check_none, popit_run_rset, NULL },
+	{ "QUIT", 0, 0, popit_check_none, popit_run_quit, NULL },
+	{ "TOP", 2, 2, popit_check_top, popit_run_top, NULL },
+	{ "UIDL", 0, 1, popit_check_optmsg, popit_run_uidl, NULL },
+	{ "LAST", 0, 0, popit_check_none, popit_run_last, NULL },
+	{ "CAPA", 0, 0, popit_check_none, NULL, popit_capa },
+	/* The AUTHORIZATION state is over. */
+	{ "USER", 0, -1, popit_check_none, NULL, popit_authed },
+	{ "PASS", 0, -1, popit_check_none, NULL, popit_authed },
+	{ "APOP", 0, -1, popit_check_none, NULL, popit_authed },
+	{ "AUTH", 0, -1, popit_check_none, NULL, popit_authed },
+	{ "STLS", 0, -1, popit_check_none, NULL, popit_authed },
+};
+
 /*
  * The +OK that answers the client's PASS/APOP. It gives the count only:
  * the total size would mean reading every message without a ,W= hint
@@ -101,7 +105,7 @@ popit_greet(struct popit *pi)
 {
 	size_t	 n = pi->pi_md.md_count;
 
-	popit_printf(pi, "+OK maildrop has %zu message%s\r\n", n,
+	outbuf_printf(&pi->pi_ob, "+OK maildrop has %zu message%s\r\n", n,
 	    n == 1 ? "" : "s");
 }
 
@@ -143,14 +147,14 @@ popit_dispatch(struct popit *pi, const char *line, size_t len)
 	size_t			 i, vlen, j;
 
 	if (memchr(line, '\0', len) != NULL) {
-		popit_printf(pi, "-ERR syntax error\r\n");
+		outbuf_printf(&pi->pi_ob, "-ERR syntax error\r\n");
 		return POPIT_CONTINUE;
 	}
 	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
 		;
 	if (vlen == 0) {
-		popit_printf(pi, "-ERR %s\r\n", len == 0 ? "empty command" :
-		    "syntax error");
+		outbuf_printf(&pi->pi_ob, "-ERR %s\r\n",
+		    len == 0 ? "empty command" : "syntax error");
 		return POPIT_CONTINUE;
 	}
 	for (i = 0; i < sizeof(popit_cmds) / sizeof(popit_cmds[0]); i++) {
@@ -161,7 +165,7 @@ popit_dispatch(struct popit *pi, const char *line, size_t len)
 		}
 	}
 	if (pc == NULL) {
-		popit_printf(pi, "-ERR unknown command\r\n");
+		outbuf_printf(&pi->pi_ob, "-ERR unknown command\r\n");
 		return POPIT_CONTINUE;
 	}
 
@@ -182,16 +186,21 @@ popit_dispatch(struct popit *pi, const char *line, size_t len)
 			pa.pa_argc++;
 		}
 		if (pa.pa_argc < (size_t)pc->pc_minargs) {
-			popit_printf(pi, "-ERR missing argument\r\n");
+			outbuf_printf(&pi->pi_ob, "-ERR missing argument\r\n");
 			return POPIT_CONTINUE;
 		}
 		if (pa.pa_argc > (size_t)pc->pc_maxargs) {
-			popit_printf(pi, "-ERR too many arguments\r\n");
+			outbuf_printf(&pi->pi_ob,
+			    "-ERR too many arguments\r\n");
 			return POPIT_CONTINUE;
 		}
 	}
 	if (pc->pc_check(pi, &pa) == -1)
 		return POPIT_CONTINUE;
+	if (pc->pc_run == NULL) {
+		outbuf_write(&pi->pi_ob, pc->pc_answer, strlen(pc->pc_answer));
+		return POPIT_CONTINUE;
+	}
 	return pc->pc_run(pi, &pa);
 }
 
@@ -214,16 +223,16 @@ popit_msgarg(struct popit *pi, struct popit_args *pa)
 	uint64_t	 n;
 
 	if (popit_parse_num(pa->pa_argv[0], pa->pa_arglen[0], &n) == -1) {
-		popit_printf(pi, "-ERR invalid message number\r\n");
+		outbuf_printf(&pi->pi_ob, "-ERR invalid message number\r\n");
 		return -1;
 	}
 	if (n == 0 || n > pi->pi_md.md_count) {
-		popit_printf(pi, "-ERR no such message\r\n");
+		outbuf_printf(&pi->pi_ob, "-ERR no such message\r\n");
 		return -1;
 	}
 	if (pi->pi_md.md_msgs[n - 1].mm_flags & MD_DELETED) {
-		popit_printf(pi, "-ERR message %" PRIu64 " already deleted\r\n",
-		    n);
+		outbuf_printf(&pi->pi_ob, "-ERR message %" PRIu64
+		    " already deleted\r\n", n);
 		return -1;
 	}
 	pa->pa_msg = (size_t)n;
@@ -254,7 +263,7 @@ popit_check_top(struct popit *pi, struct popit_args *pa)
 		return -1;
 	if (popit_parse_num(pa->pa_argv[1], pa->pa_arglen[1],
 	    &pa->pa_lines) == -1) {
-		popit_printf(pi, "-ERR invalid line count\r\n");
+		outbuf_printf(&pi->pi_ob, "-ERR invalid line count\r\n");
 		return -1;
 	}
 	return 0;
@@ -266,9 +275,9 @@ popit_size(struct popit *pi, size_t idx, uint64_t *size)
 {
 	if (maildir_size(&pi->pi_md, idx, size) == 0)
 		return 0;
-	popit_log("%s: %s", pi->pi_md.md_msgs[idx].mm_path, strerror(errno));
-	popit_printf(pi, "-ERR [SYS/TEMP] cannot read message %zu\r\n",
-	    idx + 1);
+	pi->pi_log("%s: %s", pi->pi_md.md_msgs[idx].mm_path, strerror(errno));
+	outbuf_printf(&pi->pi_ob, "-ERR [SYS/TEMP] cannot read message "
+	    "%zu\r\n", idx + 1);
 	return -1;
 }
 
@@ -280,23 +289,40 @@ popit_accessed(struct popit *pi, size_t n)
 		pi->pi_last = n;
 }
 
-/* STAT: count and octets of the messages not marked deleted. */
-static enum popit_next
-popit_run_stat(struct popit *pi, struct popit_args *pa)
+/*
+ * Count and octets of the messages not marked deleted. Returns 0, or -1
+ * when a size could not be had (popit_size() has answered the client).
+ */
+static int
+popit_total(struct popit *pi, size_t *np, uint64_t *totalp)
 {
-	uint64_t	 total = 0, size;
-	size_t		 i, n = 0;
+	uint64_t	 size;
+	size_t		 i;
 
-	(void)pa;
+	*np = 0;
+	*totalp = 0;
 	for (i = 0; i < pi->pi_md.md_count; i++) {
 		if (pi->pi_md.md_msgs[i].mm_flags & MD_DELETED)
 			continue;
 		if (popit_size(pi, i, &size) == -1)
-			return POPIT_CONTINUE;
-		total += size;
-		n++;
+			return -1;
+		*totalp += size;
+		(*np)++;
 	}
-	popit_printf(pi, "+OK %zu %" PRIu64 "\r\n", n, total);
+	return 0;
+}
+
+/* STAT: count and octets of the messages not marked deleted. */
+static enum popit_next
+popit_run_stat(struct popit *pi, struct popit_args *pa)
+{
+	uint64_t	 total;
+	size_t		 n;
+
+	(void)pa;
+	if (popit_total(pi, &n, &total) == -1)
+		return POPIT_CONTINUE;
+	outbuf_printf(&pi->pi_ob, "+OK %zu %" PRIu64 "\r\n", n, total);
 	return POPIT_CONTINUE;
 }
 
@@ -304,35 +330,29 @@ popit_run_stat(struct popit *pi, struct popit_args *pa)
 static enum popit_next
 popit_run_list(struct popit *pi, struct popit_args *pa)
 {
-	uint64_t	 total = 0, size;
-	size_t		 i, n = 0;
+	uint64_t	 total, size;
+	size_t		 i, n;
 
 	if (pa->pa_msg != 0) {
 		if (popit_size(pi, pa->pa_msg - 1, &size) == 0)
-			popit_printf(pi, "+OK %zu %" PRIu64 "\r\n", pa->pa_msg,
-			    size);
+			outbuf_printf(&pi->pi_ob, "+OK %zu %" PRIu64 "\r\n",
+			    pa->pa_msg, size);
 		return POPIT_CONTINUE;
 	}
 	/* Sizes first: an error must come before the +OK. */
-	for (i = 0; i < pi->pi_md.md_count; i++) {
-		if (pi->pi_md.md_msgs[i].mm_flags & MD_DELETED)
-			continue;
-		if (popit_size(pi, i, &size) == -1)
-			return POPIT_CONTINUE;
-		total += size;
-		n++;
-	}
-	popit_printf(pi, "+OK %zu messages (%" PRIu64 " octets)\r\n", n,
-	    total);
+	if (popit_total(pi, &n, &total) == -1)
+		return POPIT_CONTINUE;
+	outbuf_printf(&pi->pi_ob, "+OK %zu messages (%" PRIu64
+	    " octets)\r\n", n, total);
 	for (i = 0; i < pi->pi_md.md_count; i++) {
 		if (pi->pi_md.md_msgs[i].mm_flags & MD_DELETED)
 			continue;
 		size = pi->pi_md.md_msgs[i].mm_size;
 		if (size == MD_SIZE_UNKNOWN)	/* vanished meanwhile */
 			size = 0;
-		popit_printf(pi, "%zu %" PRIu64 "\r\n", i + 1, size);
+		outbuf_printf(&pi->pi_ob, "%zu %" PRIu64 "\r\n", i + 1, size);
 	}
-	popit_write(pi, ".\r\n", 3);
+	outbuf_write(&pi->pi_ob, ".\r\n", 3);
 	return POPIT_CONTINUE;
 }
 
@@ -354,33 +374,34 @@ popit_send(struct popit *pi, size_t idx, int top, uint64_t lines)
 
 	if ((fd = maildir_open(&pi->pi_md, idx)) == -1) {
 		if (errno == ENOENT) {
-			popit_printf(pi, "-ERR message %zu was removed by "
-			    "another session\r\n", idx + 1);
+			outbuf_printf(&pi->pi_ob, "-ERR message %zu was "
+			    "removed by another session\r\n", idx + 1);
 			return POPIT_CONTINUE;
 		}
-		popit_log("%s: open: %s", mm->mm_path, strerror(errno));
-		popit_printf(pi, "-ERR [SYS/TEMP] cannot open message %zu\r\n",
-		    idx + 1);
+		pi->pi_log("%s: open: %s", mm->mm_path, strerror(errno));
+		outbuf_printf(&pi->pi_ob, "-ERR [SYS/TEMP] cannot open "
+		    "message %zu\r\n", idx + 1);
 		return POPIT_CONTINUE;
 	}
 	while ((r = read(fd, buf, sizeof(buf))) == -1 && errno == EINTR)
 		;
 	if (r == -1) {
-		popit_log("%s: read: %s", mm->mm_path, strerror(errno));
-		popit_printf(pi, "-ERR [SYS/TEMP] cannot read message %zu\r\n",
-		    idx + 1);
+		pi->pi_log("%s: read: %s", mm->mm_path, strerror(errno));
+		outbuf_printf(&pi->pi_ob, "-ERR [SYS/TEMP] cannot read "
+		    "message %zu\r\n", idx + 1);
 		close(fd);
 		return POPIT_CONTINUE;
 	}
 	if (!top && mm->mm_size != MD_SIZE_UNKNOWN)
-		popit_printf(pi, "+OK %" PRIu64 " octets\r\n", mm->mm_size);
+		outbuf_printf(&pi->pi_ob, "+OK %" PRIu64 " octets\r\n",
+		    mm->mm_size);
 	else
-		popit_printf(pi, "+OK message follows\r\n");
+		outbuf_printf(&pi->pi_ob, "+OK message follows\r\n");
 
 	md_enc_init(&enc, top, lines);
 	while (r > 0) {
-		popit_commit(pi, md_enc_run(&enc, buf, (size_t)r,
-		    popit_reserve(pi, MD_ENC_OUTMAX((size_t)r))));
+		outbuf_commit(&pi->pi_ob, md_enc_run(&enc, buf, (size_t)r,
+		    outbuf_reserve(&pi->pi_ob, MD_ENC_OUTMAX((size_t)r))));
 		if (enc.me_done)
 			break;
 		while ((r = read(fd, buf, sizeof(buf))) == -1 &&
@@ -388,12 +409,12 @@ popit_send(struct popit *pi, size_t idx, int top, uint64_t lines)
 			;
 	}
 	if (r == -1) {
-		popit_log("%s: read: %s", mm->mm_path, strerror(errno));
+		pi->pi_log("%s: read: %s", mm->mm_path, strerror(errno));
 		close(fd);
 		return POPIT_ABORT;
 	}
 	close(fd);
-	popit_commit(pi, md_enc_finish(&enc, popit_reserve(pi,
+	outbuf_commit(&pi->pi_ob, md_enc_finish(&enc, outbuf_reserve(&pi->pi_ob,
 	    MD_ENC_FINMAX)));
 	return POPIT_CONTINUE;
 }
@@ -431,18 +452,10 @@ popit_run_dele(struct popit *pi, struct popit_args *pa)
 {
 	pi->pi_md.md_msgs[pa->pa_msg - 1].mm_flags |= MD_DELETED;
 	popit_accessed(pi, pa->pa_msg);
-	popit_printf(pi, "+OK message %zu deleted\r\n", pa->pa_msg);
+	outbuf_printf(&pi->pi_ob, "+OK message %zu deleted\r\n", pa->pa_msg);
 	return POPIT_CONTINUE;
 }
 
-/* NOOP. */
-static enum popit_next
-popit_run_noop(struct popit *pi, struct popit_args *pa)
-{
-	(void)pa;
-	popit_printf(pi, "+OK\r\n");
-	return POPIT_CONTINUE;
-}
 
 /* RSET: unmark every deletion and reset LAST. */
 static enum popit_next
@@ -465,13 +478,14 @@ popit_run_quit(struct popit *pi, struct popit_args *pa)
 	struct md_update	 mu;
 
 	(void)pa;
-	if (maildir_update(&pi->pi_md, &mu, popit_log) == -1) {
-		popit_printf(pi, "-ERR [SYS/TEMP] %zu message%s could not be "
-		    "deleted\r\n", mu.mu_delfail, mu.mu_delfail == 1 ? "" :
-		    "s");
+	if (maildir_update(&pi->pi_md, &mu, pi->pi_log) == -1) {
+		outbuf_printf(&pi->pi_ob, "-ERR [SYS/TEMP] %zu message%s "
+		    "could not be deleted\r\n", mu.mu_delfail,
+		    mu.mu_delfail == 1 ? "" : "s");
 		pi->pi_status = 75;	/* EX_TEMPFAIL */
 	} else {
-		popit_printf(pi, "+OK bye (%zu deleted)\r\n", mu.mu_deleted);
+		outbuf_printf(&pi->pi_ob, "+OK bye (%zu deleted)\r\n",
+		    mu.mu_deleted);
 		pi->pi_status = 0;
 	}
 	return POPIT_QUIT;
@@ -485,18 +499,18 @@ popit_run_uidl(struct popit *pi, struct popit_args *pa)
 	size_t	 i;
 
 	if (pa->pa_msg != 0) {
-		popit_printf(pi, "+OK %zu %s\r\n", pa->pa_msg,
+		outbuf_printf(&pi->pi_ob, "+OK %zu %s\r\n", pa->pa_msg,
 		    maildir_uid(&pi->pi_md, pa->pa_msg - 1, uid));
 		return POPIT_CONTINUE;
 	}
-	popit_printf(pi, "+OK unique-id listing follows\r\n");
+	outbuf_printf(&pi->pi_ob, "+OK unique-id listing follows\r\n");
 	for (i = 0; i < pi->pi_md.md_count; i++) {
 		if (pi->pi_md.md_msgs[i].mm_flags & MD_DELETED)
 			continue;
-		popit_printf(pi, "%zu %s\r\n", i + 1,
+		outbuf_printf(&pi->pi_ob, "%zu %s\r\n", i + 1,
 		    maildir_uid(&pi->pi_md, i, uid));
 	}
-	popit_write(pi, ".\r\n", 3);
+	outbuf_write(&pi->pi_ob, ".\r\n", 3);
 	return POPIT_CONTINUE;
 }
 
@@ -505,24 +519,6 @@ static enum popit_next
 popit_run_last(struct popit *pi, struct popit_args *pa)
 {
 	(void)pa;
-	popit_printf(pi, "+OK %zu\r\n", pi->pi_last);
-	return POPIT_CONTINUE;
-}
-
-/* CAPA (RFC 2449). */
-static enum popit_next
-popit_run_capa(struct popit *pi, struct popit_args *pa)
-{
-	(void)pa;
-	popit_write(pi, popit_capa, sizeof(popit_capa) - 1);
-	return POPIT_CONTINUE;
-}
-
-/* USER, PASS, APOP, AUTH, STLS after login. */
-static enum popit_next
-popit_run_authed(struct popit *pi, struct popit_args *pa)
-{
-	(void)pa;
-	popit_printf(pi, "-ERR not in the TRANSACTION state\r\n");
+	outbuf_printf(&pi->pi_ob, "+OK %zu\r\n", pi->pi_last);
 	return POPIT_CONTINUE;
 }

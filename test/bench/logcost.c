@@ -56,6 +56,7 @@ static double	 lc_now(void);
 static void	*lc_reader(void *);
 static int	 lc_setup(void);
 static void	 lc_line(int, long);
+static double	 lc_spaced(int, long, useconds_t);
 static void	 lc_wait(long);
 static void	 lc_mask(char *);
 static int	 lc_qlen(void);
@@ -169,6 +170,22 @@ lc_qlen(void)
 	return n;
 }
 
+/* The mean cost of n lines (syslog(3) if old), each after gap us idle. */
+static double
+lc_spaced(int old, long n, useconds_t gap)
+{
+	double	 t0, sum = 0;
+	long	 i;
+
+	for (i = 0; i < n; i++) {
+		usleep(gap);
+		t0 = lc_now();
+		lc_line(old, i);
+		sum += lc_now() - t0;
+	}
+	return sum / n;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -177,7 +194,7 @@ main(int argc, char *argv[])
 	long		 lines = argc > 1 ? strtol(argv[1], NULL, 10) : 200000;
 	long		 i, j, want, got;
 	double		 t0, old_ns, caller = 0, writer_ns, stalled_ns;
-	double		 paced = 0, old_paced = 0, woken = 0, old_woken = 0;
+	double		 paced, old_paced, woken, old_woken;
 
 	if (lines < BATCH)
 		lines = BATCH;
@@ -194,20 +211,8 @@ main(int argc, char *argv[])
 	old_ns = (lc_now() - t0) / lines;
 	lc_wait(lines);
 	snprintf(glibc, sizeof(glibc), "%s", lc_first);
-	for (i = 0; i < PACED; i++) {
-		usleep(1000);
-		t0 = lc_now();
-		lc_line(1, i);
-		old_paced += lc_now() - t0;
-	}
-	old_paced /= PACED;
-	for (i = 0; i < WAKES; i++) {
-		usleep(1200000);
-		t0 = lc_now();
-		lc_line(1, i);
-		old_woken += lc_now() - t0;
-	}
-	old_woken /= WAKES;
+	old_paced = lc_spaced(1, PACED, 1000);
+	old_woken = lc_spaced(1, WAKES, 1200000);
 	lc_wait(lines + PACED + WAKES);
 	closelog();
 
@@ -227,21 +232,9 @@ main(int argc, char *argv[])
 	snprintf(ours, sizeof(ours), "%s", lc_first);
 
 	/* One line a millisecond: the writer naps, nobody wakes it. */
-	for (i = 0; i < PACED; i++) {
-		usleep(1000);
-		t0 = lc_now();
-		lc_line(0, i);
-		paced += lc_now() - t0;
-	}
-	paced /= PACED;
+	paced = lc_spaced(0, PACED, 1000);
 	/* After a second of silence the writer sleeps: a line wakes it. */
-	for (i = 0; i < WAKES; i++) {
-		usleep(1200000);
-		t0 = lc_now();
-		lc_line(0, i);
-		woken += lc_now() - t0;
-	}
-	woken /= WAKES;
+	woken = lc_spaced(0, WAKES, 1200000);
 	want += PACED + WAKES;
 	lc_wait(want);
 

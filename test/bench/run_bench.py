@@ -220,6 +220,14 @@ def hash_time(prefix=None, n=20):
 
 # ------------------------------------------------------------------ servers
 
+def pop3_probe(srv):
+    """A whole POP3 dialogue, greeting to QUIT: popserv serves."""
+    c = srv.connect(timeout=1)
+    c.expect_ok()
+    c.send("QUIT").expect_ok()
+    c.close()
+
+
 class Popserv(pop3test.Server):
     """pop3test.Server without -d: no debug lines, as in production.
 
@@ -240,23 +248,7 @@ class Popserv(pop3test.Server):
             [pop3test.POPSERV, "-C", self.conf_path, *self.args],
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             cwd=self.dir)
-        deadline = time.monotonic() + pop3test.TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("popserv exited %d:\n%s"
-                                   % (self.proc.returncode, self.log()))
-            try:
-                c = self.connect(timeout=1)
-                c.expect_ok()
-                c.send("QUIT").expect_ok()
-                c.close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("popserv did not listen:\n"
-                                       + self.log())
-                time.sleep(0.05)
+        return self.wait_listening(probe=pop3_probe, every=0.05)
 
     @property
     def pid(self):

@@ -148,12 +148,7 @@ class Crowd:
                     raise AssertionError(
                         "%d greeted, %d still waiting after %ds"
                         % (len(self.socks), len(pending), timeout))
-                for fd, _ in ep.poll(min(left, 1.0)):
-                    entry = pending[fd]
-                    try:
-                        data = entry[0].recv(4096)
-                    except BlockingIOError:
-                        continue
+                for fd, entry, data in readable(ep, pending, left):
                     if not data:
                         raise AssertionError("closed before the greeting "
                                              "(%d greeted)" % len(self.socks))
@@ -188,12 +183,7 @@ class Crowd:
                 if left <= 0:
                     raise AssertionError("%d not closed after QUIT"
                                          % len(pending))
-                for fd, _ in ep.poll(min(left, 1.0)):
-                    entry = pending[fd]
-                    try:
-                        data = entry[0].recv(4096)
-                    except BlockingIOError:
-                        continue
+                for fd, entry, data in readable(ep, pending, left):
                     if data:
                         entry[1] += data
                         continue
@@ -211,23 +201,23 @@ class Crowd:
         self.socks = []
 
 
+def readable(ep, pending, left):
+    """(fd, entry, bytes) for each socket of pending (fd -> [socket,
+    bytes so far]) that ep reports readable within left seconds (1 s at
+    most), b"" at its end; a socket that would block after all is
+    skipped."""
+    for fd, _ in ep.poll(min(left, 1.0)):
+        entry = pending[fd]
+        try:
+            data = entry[0].recv(4096)
+        except BlockingIOError:
+            continue
+        yield fd, entry, data
+
+
 def spread(n, net=77):
     """n distinct loopback addresses 127.net.x.y."""
     return ["127.%d.%d.%d" % (net, i // 250, 1 + i % 250) for i in range(n)]
-
-
-def wait_count(srv, pattern, n, timeout=15):
-    """Wait until at least n log lines match the regex; returns them."""
-    rx = re.compile(pattern)
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [l for l in srv.log().splitlines() if rx.search(l)]
-        if len(found) >= n:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError("%d of %d log lines match %r"
-                                 % (len(found), n, pattern))
-        time.sleep(0.01)
 
 
 def asan_no_quarantine():

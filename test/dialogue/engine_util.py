@@ -3,25 +3,16 @@
 Not a test file itself: ctest only picks up test_*.py.
 """
 
-import ctypes
-import ctypes.util
 import glob
 import os
 import re
 import socket
-import time
-import warnings
 
 from pop3test import TestCase
+from stubrec import STUB, STUB_OK, stub_server
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import crypt
-
-STUB = os.environ.get("STUB_POPIT", "stub_popit")
 AUTH_FAILED = "-ERR [AUTH] Authentication failed."
 SAMEADDR = "-ERR [SYS/TEMP] Too many connections from your address"
-STUB_OK = "+OK stub popit"
 GREETING = re.compile(r"\+OK .*")
 
 # "At once": the loop answers in well under a millisecond, a few ms on a
@@ -29,113 +20,9 @@ GREETING = re.compile(r"\+OK .*")
 PROMPT = 0.2
 
 
-def _libcrypt():
-    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
-    lib = ctypes.CDLL(name)
-    lib.crypt_gensalt.restype = ctypes.c_char_p
-    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong,
-                                  ctypes.c_char_p, ctypes.c_int]
-    return lib
-
-
-def gensalt(prefix, count=0):
-    """A crypt(3) setting from libxcrypt's crypt_gensalt(prefix, count)."""
-    s = _libcrypt().crypt_gensalt(prefix.encode(), count, None, 0)
-    if s is None or s.startswith(b"*"):
-        raise RuntimeError("crypt_gensalt(%r, %d) failed" % (prefix, count))
-    return s.decode()
-
-
-def hash_with(secret, setting):
-    """crypt(secret, setting), checked to be a real hash."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        h = crypt.crypt(secret, setting)
-    if not h or h.startswith("*") or crypt.crypt(secret, h) != h:
-        raise RuntimeError("crypt(%r) gave %r" % (setting, h))
-    return h
-
-
-def slow_yescrypt(secret, low=0.5):
-    """A yescrypt hash whose check takes at least low seconds here.
-
-    Returns (hash, seconds one check took). Costs are tried upwards from 8
-    until one check takes at least low seconds (or the cost limit, 11).
-    """
-    best = None
-    for cost in range(8, 12):
-        h = hash_with(secret, gensalt("$y$", cost))
-        t0 = time.monotonic()
-        hash_with(secret, h)
-        took = time.monotonic() - t0
-        best = (h, took)
-        if took >= low:
-            break
-    return best
-
-
-def stub_server(case, conf="", users=None, **kw):
-    """A popserv whose popit is the recording stub (test/stub_popit.c).
-
-    The stub answers the PASS/APOP with "+OK stub popit", every line with
-    "+OK <line>", and QUIT with "+OK bye".
-    """
-    srv = case.server(conf=conf, users=users or {"joe": "secret"},
-                      popit=STUB, start=False, **kw)
-    srv.recdir = os.path.join(srv.dir, "rec")
-    os.mkdir(srv.recdir)
-    os.chmod(srv.recdir, 0o1777)
-    with open(srv.conf_path, "a") as f:
-        f.write("popitargs stub %s\n" % srv.recdir)
-    srv.start()
-    settle(srv)
-    # Every client the test opens is closed when it ends.
-    connect = srv.connect
-
-    def connect_and_clean_up(*args, **kwargs):
-        c = connect(*args, **kwargs)
-        case.addCleanup(c.close)
-        return c
-    srv.connect = connect_and_clean_up
-    return srv
-
-
-def settle(srv):
-    """Wait until the harness's probe connection (session 1) has ended.
-
-    Server.start() connects once to see that popserv listens; until that
-    session is closed it holds a slot of sameaddrmax and maxconn.
-    """
-    srv.wait_log(r"session=1 ip=\S+ user=\"[^\"]*\" result=\S+")
-
-
-def log_mark(srv):
-    """Where the log ends now, for wait_log_since()."""
-    return len(log_bytes(srv))
-
-
-def wait_log_since(srv, mark, pattern, timeout=10):
-    """Wait until the log after mark matches the regex; returns the match."""
-    rx = re.compile(pattern)
-    deadline = time.monotonic() + timeout
-    while True:
-        m = rx.search(log_bytes(srv)[mark:].decode("utf-8", "replace"))
-        if m:
-            return m
-        if time.monotonic() > deadline:
-            raise AssertionError("no log line since the mark matches %r "
-                                 "in:\n%s" % (pattern, srv.log()))
-        time.sleep(0.02)
-
-
 def records(srv):
     """The stub's record files so far."""
     return sorted(glob.glob(os.path.join(srv.recdir, "*.rec")))
-
-
-def log_bytes(srv):
-    """The log's complete lines (Server.log_bytes)."""
-    return srv.log_bytes()
 
 
 def greet(srv, **kw):
@@ -145,6 +32,19 @@ def greet(srv, **kw):
     if not GREETING.fullmatch(line):
         raise AssertionError("not a greeting: %r" % line)
     return c, line
+
+
+def attempt(srv, user, password):
+    """Greeting, USER, PASS: returns the answer to PASS, after a QUIT
+    answered "+OK bye" when the stub took the login."""
+    c, _ = greet(srv)
+    c.send("USER " + user).expect_ok()
+    c.send("PASS " + password)
+    line = c.readline()
+    if line == STUB_OK:
+        c.send("QUIT").expect("+OK bye")
+    c.close()
+    return line
 
 
 def nothing_pending(c, wait=0.0):
@@ -163,7 +63,6 @@ def nothing_pending(c, wait=0.0):
     return False        # bytes, or the end of the stream
 
 
-__all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR",
-           "STUB", "STUB_OK", "TestCase", "gensalt", "greet", "hash_with",
-           "log_bytes", "log_mark", "nothing_pending", "records", "settle",
-           "slow_yescrypt", "stub_server", "wait_log_since"]
+__all__ = ["AUTH_FAILED", "GREETING", "PROMPT", "SAMEADDR", "attempt",
+           "STUB", "STUB_OK", "TestCase", "greet",
+           "nothing_pending", "records", "stub_server"]

@@ -1,4 +1,4 @@
-"""Helpers for the lifecycle and deployment tests (SPEC §7).
+"""Helpers for the lifecycle and deployment tests (docs/deployment.md).
 
 popit is the recording stub (test/stub_popit.c), so a test can see that a
 login reached popit even after the popserv that accepted it is gone.
@@ -7,30 +7,16 @@ tracked and stopped when the test ends.
 """
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import time
 
-from stubrec import read_records
+from stubrec import STUB, STUB_OK, read_records, stub_server
 from pop3test import POPSERV, Server
 
-STUB = os.environ.get("STUB_POPIT", "stub_popit")
-STUB_OK = "+OK stub popit"
 AUTH_FAILED = "-ERR [AUTH] Authentication failed."
 IS_ROOT = os.getuid() == 0
-
-
-def slow_hash(secret, seconds=0.4):
-    """A SHA-512 crypt hash that takes roughly seconds to check."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import crypt
-        rounds = max(1000, min(999999999, int(seconds * 4000000)))
-        return crypt.crypt(secret, crypt.mksalt(crypt.METHOD_SHA512,
-                                                rounds=rounds))
 
 
 def alive(pid):
@@ -91,23 +77,6 @@ def wait_listening(host, port, timeout=10, proc=None):
             time.sleep(0.05)
 
 
-
-
-def stub_server(test, conf="", users=None, start=True, **kw):
-    """A popserv (not started unless start) whose popit is the stub."""
-    srv = Server(conf=conf, users=users or {"joe": "secret"}, popit=STUB,
-                 start=False, **kw)
-    test.addCleanup(srv.__exit__, None, None, None)
-    srv.recdir = os.path.join(srv.dir, "rec")
-    os.mkdir(srv.recdir)
-    os.chmod(srv.recdir, 0o1777)
-    with open(srv.conf_path, "a") as f:
-        f.write("popitargs stub %s\n" % srv.recdir)
-    if start:
-        srv.start()
-    return srv
-
-
 def rewrite_conf(srv, extra, bind=None):
     """Replace the extra lines of srv's configuration (and its bindto)."""
     lines = [l for l in srv.conf.splitlines()
@@ -123,11 +92,7 @@ def rewrite_conf(srv, extra, bind=None):
 def drain_pid(srv, timeout=10):
     """The pid of the TERM drain child, from popserv's log."""
     return int(srv.wait_log(r"draining \d+ sessions in pid (\d+)",
-                            timeout).group(1))
-
-
-def log_count(srv, pattern):
-    return len(re.findall(pattern, srv.log()))
+                            timeout=timeout).group(1))
 
 
 class NotifySocket:

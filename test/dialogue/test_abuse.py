@@ -1,4 +1,5 @@
-"""Fault and abuse tests, part 1: floods and limits (SPEC §3, §4).
+"""Fault and abuse tests, part 1: floods and limits
+(docs/security.md, "Exhaustion").
 
 Each test is bounded in connections and time and talks to loopback
 only. The figures they measure (CPU at the descriptor limit, memory for
@@ -21,12 +22,10 @@ import time
 import unittest
 
 from abuse_util import (Crowd, cpu_seconds, nofile_preexec, open_fds,
-                        raise_nofile, rss_kb, spread, stats, wait_count,
-                        wait_stats)
+                        raise_nofile, rss_kb, spread, stats, wait_stats)
 from engine_util import (AUTH_FAILED, GREETING, SAMEADDR, STUB_OK, TestCase,
                          greet, nothing_pending, stub_server)
-from lifecycle_util import slow_hash
-from pop3test import Client, Server
+from pop3test import Client, Server, slow_hash
 
 
 def figure(name, value):
@@ -219,7 +218,7 @@ class Slowloris(TestCase):
         # Six seconds of trickling, timelimit 3: every one is closed.
         for c in crowd:
             c.expect_closed(timeout=1)
-        wait_count(srv, r"result=timeout", n)
+        srv.wait_log(r"result=timeout", count=n, timeout=15)
         wait_stats(srv, {"sessions": 0, "addresses": 0})
 
 
@@ -231,7 +230,7 @@ class Vanishing(TestCase):
         srv = stub_server(self, conf="workers 2\nfaildelay 1\n"
                                      "failpenalty 0\ntimelimit 20",
                           users={"joe": "secret",
-                                 "slow": {"password": slow_hash("x", 0.02),
+                                 "slow": {"password": slow_hash("x", 0.02).hash,
                                           "hashed": True}})
         # Mid-check: the PASS (good or bad) is queued or being checked
         # when they leave; a good one still starts popit, on a dead
@@ -240,7 +239,7 @@ class Vanishing(TestCase):
             c, _ = greet(srv, source="127.0.2.%d" % (1 + i % 250))
             c.send_raw("USER slow\r\nPASS %s\r\n" % ("x" if i % 2 else "y"))
             c.expect_ok()
-            wait_count(srv, r"pass -> checking", i + 1)
+            srv.wait_log(r"pass -> checking", count=i + 1, timeout=15)
             rst_close(c.sock)
         # Mid-delay: the failure is logged at once, answered after
         # faildelay.
@@ -248,7 +247,8 @@ class Vanishing(TestCase):
             c, _ = greet(srv, source="127.0.3.%d" % (1 + i % 250))
             c.send_raw("USER joe\r\nPASS wrong\r\n")
             c.expect_ok()
-            wait_count(srv, r'user="joe" result=failed', i + 1)
+            srv.wait_log(r'user="joe" result=failed', count=i + 1,
+                         timeout=15)
             rst_close(c.sock)
         # Mid-reply: pipelined commands, reset before the replies.
         for i in range(n):
@@ -280,7 +280,7 @@ class HostileInput(TestCase):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             c.close()
-        wait_count(self.srv, r"result=line too long", 5)
+        self.srv.wait_log(r"result=line too long", count=5, timeout=15)
         # Nothing of it was buffered in popserv.
         self.assertLess(rss_kb(self.srv.proc.pid) - rss0, 1024)
 

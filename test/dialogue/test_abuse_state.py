@@ -1,4 +1,5 @@
-"""Fault and abuse tests, part 2: state under stress (SPEC §2, §3, §5, §7).
+"""Fault and abuse tests, part 2: state under stress
+(docs/security.md, "Exhaustion").
 
 10,000 failed logins and memory; the user file replaced, truncated,
 corrupted, turned into a FIFO or a directory while serving; a popit that
@@ -20,9 +21,9 @@ import time
 import unittest
 
 from abuse_util import (asan_no_quarantine, children, rss_kb, stats,
-                        wait_count, wait_stats)
-from engine_util import (AUTH_FAILED, SAMEADDR, STUB_OK, TestCase, greet,
-                         stub_server)
+                        wait_stats)
+from engine_util import (AUTH_FAILED, SAMEADDR, STUB_OK, TestCase, attempt,
+                         greet, stub_server)
 from lifecycle_util import read_records, rewrite_conf
 import pop3test
 
@@ -88,16 +89,6 @@ class UserFileChaos(TestCase):
         with open(self.srv.userfile) as f:
             self.good = f.read()
 
-    def attempt(self, user, password):
-        c, _ = greet(self.srv)
-        c.send("USER " + user).expect_ok()
-        c.send("PASS " + password)
-        line = c.readline()
-        if line == STUB_OK:
-            c.send("QUIT").expect("+OK bye")
-        c.close()
-        return line
-
     def replace(self, text, mode="w"):
         tmp = self.srv.userfile + ".tmp"
         with open(tmp, mode) as f:
@@ -110,21 +101,21 @@ class UserFileChaos(TestCase):
         elif os.path.lexists(self.srv.userfile):
             os.unlink(self.srv.userfile)
         self.replace(self.good)
-        self.assertEqual(self.attempt("joe", "secret"), STUB_OK)
+        self.assertEqual(attempt(self.srv, "joe", "secret"), STUB_OK)
 
     def test_truncated_to_nothing(self):
-        self.assertEqual(self.attempt("joe", "secret"), STUB_OK)
+        self.assertEqual(attempt(self.srv, "joe", "secret"), STUB_OK)
         with open(self.srv.userfile, "w"):
             pass                    # truncated in place
-        self.assertEqual(self.attempt("joe", "secret"), AUTH_FAILED)
+        self.assertEqual(attempt(self.srv, "joe", "secret"), AUTH_FAILED)
         self.srv.wait_log(r"passwd: 0 users loaded")
         self.restore()
 
     def test_truncated_in_the_middle_of_a_line(self):
         joe, ann = self.good.splitlines()[:2]
         self.replace(joe + "\n" + ann[:len(ann) // 2])
-        self.assertEqual(self.attempt("joe", "secret"), STUB_OK)
-        self.assertEqual(self.attempt("ann", "ann-secret"), AUTH_FAILED)
+        self.assertEqual(attempt(self.srv, "joe", "secret"), STUB_OK)
+        self.assertEqual(attempt(self.srv, "ann", "ann-secret"), AUTH_FAILED)
         self.srv.wait_log(r"passwd:2: ")
         self.restore()
 
@@ -133,8 +124,8 @@ class UserFileChaos(TestCase):
         with open(self.srv.userfile + ".tmp", "wb") as f:
             f.write(self.good.encode() + junk)
         os.replace(self.srv.userfile + ".tmp", self.srv.userfile)
-        self.assertEqual(self.attempt("joe", "secret"), STUB_OK)
-        self.assertEqual(self.attempt("nosuch", "x"), AUTH_FAILED)
+        self.assertEqual(attempt(self.srv, "joe", "secret"), STUB_OK)
+        self.assertEqual(attempt(self.srv, "nosuch", "x"), AUTH_FAILED)
         # Reported with file:line, escaped: no raw byte reaches the log.
         self.srv.wait_log(r"passwd:\d+: ")
         log = self.srv.log_bytes()
@@ -172,7 +163,7 @@ class UserFileChaos(TestCase):
         def client(i):
             while not stop.is_set():
                 try:
-                    line = self.attempt("joe", "secret")
+                    line = attempt(self.srv, "joe", "secret")
                 except Exception as e:      # reported below
                     errors.append(repr(e))
                     return
@@ -278,7 +269,8 @@ class HupStorm(TestCase):
                 rewrite_conf(srv, "maxfails %d\nsameaddrmax 100"
                              % (50 + i % 2))
                 srv.signal(signal.SIGHUP)
-                wait_count(srv, r"reload: /\S+ in force", i + 1)
+                srv.wait_log(r"reload: /\S+ in force", count=i + 1,
+                             timeout=15)
         finally:
             stop.set()
             for t in threads:

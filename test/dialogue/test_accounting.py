@@ -1,4 +1,4 @@
-"""Dialogue tests of WHOSON and logudp (SPEC §6) with UDP receivers.
+"""Dialogue tests of WHOSON and logudp (docs/accounting.md) with UDP receivers.
 
 The receivers are Python sockets on loopback; every packet is checked
 byte for byte. An absent receiver (ICMP port unreachable) must change
@@ -72,17 +72,6 @@ class AccountingCase(TestCase):
         self.addCleanup(r.close)
         return r
 
-    def timed_login(self, srv, user, password="secret"):
-        c = srv.connect()
-        c.expect_ok()
-        c.send("USER " + user).expect_ok()
-        t0 = time.monotonic()
-        c.send("PASS " + password).expect_ok()
-        took = time.monotonic() - t0
-        c.send("QUIT").expect_ok()
-        c.close()
-        return took
-
 
 class WhosonTest(AccountingCase):
 
@@ -147,7 +136,7 @@ class WhosonTest(AccountingCase):
         srv = self.server(conf="whoson.server 127.0.0.1:%d\n"
                           "whoson.allow .\n" % port,
                           users={"joe": "secret"})
-        times = [self.timed_login(srv, "joe") for _ in range(6)]
+        times = [srv.timed_login("joe", "secret") for _ in range(6)]
         for t in times:
             self.assertLess(t, FAST)
         srv.wait_log(r"whoson: .*Connection refused")
@@ -251,7 +240,7 @@ class LogudpTest(AccountingCase):
         srv = self.server(conf="logudp.dst 127.0.0.1:%d\n"
                           "logudp.secret x\n" % port,
                           users={"joe": "secret"})
-        times = [self.timed_login(srv, "joe") for _ in range(6)]
+        times = [srv.timed_login("joe", "secret") for _ in range(6)]
         for t in times:
             self.assertLess(t, FAST)
         srv.wait_stats(r"stats accounting .*logudp_sent=6 ")

@@ -1,4 +1,4 @@
-"""Dialogue tests of AUTH PLAIN (RFC 5034, RFC 4616; SPEC §9): with and
+"""Dialogue tests of AUTH PLAIN (RFC 5034, RFC 4616; docs/tls.md): with and
 without an initial response, "=" and "*", the mechanism list, base64 and
 message errors, authorization identities, the line limits, and the same
 delay, penalty, maxfails and log lines as USER/PASS, the secret never in
@@ -9,8 +9,7 @@ import base64
 import time
 import unittest
 
-from engine_util import (AUTH_FAILED, STUB_OK, TestCase, greet, log_bytes,
-                         stub_server)
+from engine_util import AUTH_FAILED, STUB_OK, TestCase, greet, stub_server
 from transport_util import read_records
 
 CONT = "+ "
@@ -70,7 +69,7 @@ class AuthPlain(TestCase):
         c.send("AUTH PLAIN").expect(CONT)
         c.send("!!!!").expect(BAD)
         # Errors of form are not failed logins.
-        self.assertNotIn(b"result=failed", log_bytes(self.srv))
+        self.assertNotIn(b"result=failed", self.srv.log_bytes())
         c.send("AUTH PLAIN " + plain("joe", "s3cret pass")).expect(STUB_OK)
 
     def test_other_mechanisms(self):
@@ -93,7 +92,7 @@ class AuthPlain(TestCase):
         c.send(plain("nosuch", "Gu3ss-2")).expect(AUTH_FAILED)
         c.expect_closed()
         srv.wait_log(r"result=maxfails")
-        log = log_bytes(srv)
+        log = srv.log_bytes()
         for secret in (b"Gu3ss", b"s3cret", plain("joe", "Gu3ss-1").encode(),
                        plain("nosuch", "Gu3ss-2").encode()):
             self.assertNotIn(secret, log)
@@ -104,7 +103,7 @@ class AuthPlain(TestCase):
             .expect(AUTH_FAILED)
         self.srv.wait_log(r'user="joe" result=failed reason="authorization '
                           r'identity differs"')
-        self.assertNotIn(b"s3cret", log_bytes(self.srv))
+        self.assertNotIn(b"s3cret", self.srv.log_bytes())
 
     def test_line_limits(self):
         c, _ = greet(self.srv)

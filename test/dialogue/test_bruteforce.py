@@ -1,8 +1,9 @@
-"""Brute force (SPEC §2 failpenalty, §3, §4), beyond test_penalty.py: the
-penalty across USER/PASS, APOP and AUTH PLAIN on many connections whose
-clients do not wait for the answer; the penalty table under a flood of
-addresses; and what bounds an attacker who does not wait: a session
-keeps its sameaddrmax slot for the whole failure delay.
+"""Brute force (docs/security.md, "Password guessing"), beyond
+test_penalty.py: the penalty across USER/PASS, APOP and AUTH PLAIN on
+many connections whose clients do not wait for the answer; the penalty
+table under a flood of addresses; and what bounds an attacker who does
+not wait: a session keeps its sameaddrmax slot for the whole failure
+delay.
 """
 
 import base64
@@ -14,8 +15,7 @@ import sys
 import time
 import unittest
 
-from abuse_util import (asan_no_quarantine, rss_kb, stats, wait_count,
-                        wait_stats)
+from abuse_util import asan_no_quarantine, rss_kb, stats, wait_stats
 from engine_util import AUTH_FAILED, SAMEADDR, TestCase, greet, stub_server
 import pop3test
 
@@ -56,7 +56,8 @@ class PenaltyAcrossCommands(TestCase):
                     (ts + "wrong").encode()).hexdigest())
             else:
                 c.send("AUTH PLAIN " + plain("joe", "wrong"))
-            wait_count(srv, r"ip=127\.0\.0\.44 .*result=failed", i + 1)
+            srv.wait_log(r"ip=127\.0\.0\.44 .*result=failed", count=i + 1,
+                         timeout=15)
             c.close()               # not waiting for the answer
         delays = [int(d) for d in re.findall(
             r"ip=127\.0\.0\.44 user=\"joe\" result=failed .* delay=(\d+)",
@@ -85,7 +86,8 @@ class SlotHeldDuringDelay(TestCase):
             c.send("USER joe").expect_ok()
             c.send("PASS wrong")
             c.close()
-        wait_count(srv, r"ip=127\.0\.0\.9 .*result=failed", 2)
+        srv.wait_log(r"ip=127\.0\.0\.9 .*result=failed", count=2,
+                     timeout=15)
         t0 = time.monotonic()
         srv.connect(source="127.0.0.9").expect(SAMEADDR).expect_closed()
         self.assertLess(time.monotonic() - t0, 2)
@@ -194,8 +196,8 @@ class AddressFlood(TestCase):
                     ("127.103.%d.%d" % (i // 250, 1 + i % 250), 0))
                 s.sendall(b"USER joe\r\nPASS wrong\r\n")
                 socks.append(s)
-            wait_count(srv, r"ip=127\.103\.\S+ .*result=failed",
-                       batch * 500 + 500, timeout=60)
+            srv.wait_log(r"ip=127\.103\.\S+ .*result=failed",
+                         count=batch * 500 + 500, timeout=60)
             for s in socks:
                 s.close()
         c, _ = greet(srv, source="127.0.0.77")

@@ -1,4 +1,5 @@
-"""popserv -t -C FILE, and the exit codes of the command line (SPEC §1, §2).
+"""popserv -t -C FILE, and the exit codes of the command line
+(popserv(8), popserv.conf(5)).
 
 Each test writes a configuration file, runs the real binary and reads what
 it says: "configuration OK" on stdout and exit 0 for a good file; every
@@ -85,7 +86,7 @@ class ConfigCheck(unittest.TestCase):
         self.assertEqual(len(warnings), 1, err)
         self.assertRegex(warnings[0],
                          r"^%s:\d+: warning: home\.tag: " % re.escape(path))
-        # Every directive of both tables of SPEC §2 is in the example.
+        # Every directive of docs/configuration.md is in the example.
         for name in ("bindto", "hostname", "uid", "gid", "crypt", "apop",
                      "accepts", "timelimit", "autoclose", "sameaddrmax",
                      "popit", "popitargs", "folder", "useropt",

@@ -1,4 +1,4 @@
-"""popserv under real launchers (SPEC §7): xinetd in "wait" mode and
+"""popserv under real launchers (docs/deployment.md): xinetd in "wait" mode and
 systemd socket activation with systemd-socket-activate, with sd_notify
 messages caught on a private NOTIFY_SOCKET.
 
@@ -19,6 +19,7 @@ from pop3test import POPSERV, TestCase, free_port
 from lifecycle_util import (IS_ROOT, STUB_OK, NotifySocket, alive,
                             kill_if_alive, read_records, refused,
                             stub_server, wait_gone, wait_listening)
+from stubrec import stub_login
 
 XINETD = shutil.which("xinetd") or "/usr/sbin/xinetd"
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate") or \
@@ -29,15 +30,6 @@ def built_with_systemd():
     out = subprocess.run([POPSERV, "-V"], capture_output=True, text=True,
                          timeout=10).stdout
     return "systemd: yes" in out
-
-
-def login_and_quit(srv):
-    c = srv.connect()
-    c.expect_ok()
-    c.send("USER joe").expect_ok()
-    c.send("PASS secret").expect(STUB_OK)
-    c.send("QUIT").expect("+OK bye")
-    c.expect_closed()
 
 
 @unittest.skipUnless(os.access(XINETD, os.X_OK), "xinetd is not installed")
@@ -81,7 +73,7 @@ service popserv-test
         self.addCleanup(self.stop_children, x.pid)
         wait_listening("127.0.0.1", srv.port, proc=x)
 
-        login_and_quit(srv)
+        stub_login(srv).expect_closed()
         first = self.popserv_children(x.pid)
         # autoclose: that popserv exits, and xinetd starts a new one.
         deadline = time.monotonic() + 10
@@ -89,7 +81,7 @@ service popserv-test
             self.assertLess(time.monotonic(), deadline,
                             "popserv did not exit after autoclose")
             time.sleep(0.05)
-        login_and_quit(srv)
+        stub_login(srv).expect_closed()
         second = self.popserv_children(x.pid)
         self.assertEqual(len(read_records(srv.recdir, 2)), 2)
         if first and second:
@@ -150,7 +142,7 @@ class SocketActivation(TestCase):
     def test_passed_socket_ready_reload_stopping(self):
         srv = self.start()
         # The first connection makes the launcher exec popserv.
-        login_and_quit(srv)
+        stub_login(srv).expect_closed()
         pid, fields = self.notify.wait_for("READY")
         self.assertEqual(pid, srv.proc.pid)
         self.assertRegex(fields.get("STATUS", ""), r"\d+ sessions, \d+ popits")
@@ -161,7 +153,7 @@ class SocketActivation(TestCase):
         srv.signal(signal.SIGHUP)
         self.notify.wait_for("RELOADING")
         self.notify.wait_for("READY")
-        login_and_quit(srv)             # the passed socket is kept
+        stub_login(srv).expect_closed()             # the passed socket is kept
 
         srv.signal(signal.SIGTERM)
         pid, _ = self.notify.wait_for("STOPPING")

@@ -1,4 +1,5 @@
-"""Dialogue tests of the AUTHORIZATION engine (SPEC §3, §7 logging).
+"""Dialogue tests of the AUTHORIZATION engine (RFC 1939; docs/internals.md,
+"A session" and "Logging").
 
 The real popserv runs on loopback with a temporary configuration; popit
 is the recording stub, which answers a good PASS/APOP with
@@ -14,10 +15,9 @@ import threading
 import time
 import unittest
 
-from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, gensalt,
-                         greet, hash_with, log_bytes, nothing_pending,
-                         records, stub_server)
-from pop3test import Client
+from engine_util import (AUTH_FAILED, GREETING, STUB_OK, TestCase, attempt,
+                         greet, nothing_pending, records, stub_server)
+from pop3test import Client, gensalt, hash_with
 
 TEMP = re.compile(r"-ERR \[SYS/TEMP\] .*")
 NOT_TOO_LONG = re.compile(r"-ERR (?!line too long).*")
@@ -393,21 +393,11 @@ class Commands(TestCase):
 class UserFile(TestCase):
     """userdb file, changed while popserv runs."""
 
-    def login(self, srv, password):
-        c, _ = greet(srv)
-        c.send("USER joe").expect_ok()
-        c.send("PASS " + password)
-        line = c.readline()
-        if line == STUB_OK:
-            c.send("QUIT").expect("+OK bye")
-        c.close()
-        return line
-
     def test_edit_rename_remove_restore(self):
         srv = stub_server(self, users={"joe": "old-secret",
                                        "ann": "ann-secret"},
                           conf="maxfails 100")
-        self.assertEqual(self.login(srv, "old-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "old-secret"), STUB_OK)
 
         # Edited in place: same inode, same size, a new hash.
         with open(srv.userfile) as f:
@@ -419,14 +409,14 @@ class UserFile(TestCase):
         with open(srv.userfile, "r+") as f:
             f.write(text.replace(old, new))
         self.assertEqual(os.stat(srv.userfile).st_ino, ino)
-        self.assertEqual(self.login(srv, "new-secret"), STUB_OK)
-        self.assertEqual(self.login(srv, "old-secret"), AUTH_FAILED)
+        self.assertEqual(attempt(srv, "joe", "new-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "old-secret"), AUTH_FAILED)
 
         # Replaced by rename(2).
         srv.write_users({"joe": "third-secret", "ann": "ann-secret"})
         self.assertNotEqual(os.stat(srv.userfile).st_ino, ino)
-        self.assertEqual(self.login(srv, "third-secret"), STUB_OK)
-        self.assertEqual(self.login(srv, "new-secret"), AUTH_FAILED)
+        self.assertEqual(attempt(srv, "joe", "third-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "new-secret"), AUTH_FAILED)
 
         # Removed: a temporary failure for everyone, never [AUTH].
         os.unlink(srv.userfile)
@@ -443,8 +433,8 @@ class UserFile(TestCase):
 
         # Restored.
         srv.write_users({"joe": "third-secret", "ann": "ann-secret"})
-        self.assertEqual(self.login(srv, "third-secret"), STUB_OK)
-        self.assertEqual(self.login(srv, "wrong"), AUTH_FAILED)
+        self.assertEqual(attempt(srv, "joe", "third-secret"), STUB_OK)
+        self.assertEqual(attempt(srv, "joe", "wrong"), AUTH_FAILED)
 
 
 class Logging(TestCase):
@@ -477,7 +467,7 @@ class Logging(TestCase):
         c = srv.login("joe", "GoodPw-7f3a9")
         c.send("QUIT").expect("+OK bye")
         srv.wait_log(r'user="joe" result=login')
-        log = log_bytes(srv)
+        log = srv.log_bytes()
         for secret in (b"GoodPw", b"BadPw", b"7f3a9", b"1c9e0", b"2d4e1"):
             self.assertNotIn(secret, log)
 
@@ -494,7 +484,7 @@ class Logging(TestCase):
                      r'reason="unknown user"')
         srv.wait_log(r'"USER a\\x1bb\\r\\n"')
         srv.wait_log(r'"USER evil\\rresult=login\\r\\n"')
-        log = log_bytes(srv)
+        log = srv.log_bytes()
         for raw in (b"\x1b", b"\xff", b"\r"):
             self.assertNotIn(raw, log)
 

@@ -1,4 +1,5 @@
-"""Dialogue tests of the AUTHORIZATION engine's timers and limits (SPEC §4):
+"""Dialogue tests of the AUTHORIZATION engine's timers and limits
+(docs/configuration.md, "Limits"):
 faildelay, timelimit, sameaddrmax, maxconn, accepts, listeners, and slow
 password checks that must never stall the loop.
 
@@ -15,9 +16,8 @@ import time
 import unittest
 
 from engine_util import (AUTH_FAILED, GREETING, PROMPT, SAMEADDR, STUB_OK,
-                         TestCase, greet, log_mark, nothing_pending,
-                         slow_yescrypt, stub_server, wait_log_since)
-from pop3test import Client, free_port
+                         TestCase, greet, nothing_pending, stub_server)
+from pop3test import Client, free_port, slow_hash
 from tlstest import proxy_v1
 
 
@@ -180,10 +180,10 @@ class SameAddrMax(TestCase):
         srv.connect().expect(SAMEADDR)
 
         # One just drops the connection: its slot comes back too.
-        mark = log_mark(srv)
+        mark = srv.log_mark()
         b.close()
-        wait_log_since(srv, mark, r'ip=127\.0\.0\.1 user="" '
-                                  r'result=(eof|read error)')
+        srv.wait_log(r'ip=127\.0\.0\.1 user="" result=(eof|read error)',
+                     since=mark)
         e, _ = greet(srv)
         e.send("USER joe").expect_ok()
         e.send("PASS secret").expect(STUB_OK)
@@ -387,7 +387,8 @@ class SlowChecks(TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.slow_hash, cls.hash_time = slow_yescrypt("slow-secret")
+        cls.slow_hash, cls.hash_time = slow_hash("slow-secret", 0.5,
+                                                 "yescrypt")
 
     def slow_server(self, conf=""):
         users = {"u%d" % i: {"password": self.slow_hash, "hashed": True}

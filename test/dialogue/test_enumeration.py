@@ -1,5 +1,6 @@
-"""No user enumeration (SPEC §3): an unknown user and a wrong password get
-the same reply after the same time, with every kind of stored password.
+"""No user enumeration (docs/security.md): an unknown user and a wrong
+password get the same reply after the same time, with every kind of
+stored password.
 
 Times are taken from the PASS line to the answer on one connection,
 faildelay 0, with wrong-password and unknown-user attempts interleaved
@@ -19,8 +20,9 @@ import sys
 import time
 import unittest
 
-from engine_util import AUTH_FAILED, TestCase, gensalt, hash_with
-from pop3test import Server, TEST_GID, TEST_UID
+from engine_util import AUTH_FAILED, TestCase
+from mariadb import MariaDBCase
+from pop3test import TEST_GID, TEST_UID, gensalt, hash_with
 
 PASSWORD = "Pa55w0rd"
 WRONG = "Xa55w0rd"          # as long as the right one
@@ -188,18 +190,9 @@ class SameTimeLocked(TestCase):
         self.run_kind("yescrypt")
 
 
-class SameTimeMySQL(TestCase):
+class SameTimeMySQL(MariaDBCase):
     """userdb mysql, whose hashes are not the system's preferred kind:
     the dummy check learns the kind from the rows it has seen."""
-
-    @classmethod
-    def setUpClass(cls):
-        from mariadb import MariaDB
-        cls.db = MariaDB()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.cleanup()
 
     def test_sha512crypt_rows(self):
         self.db.sql("DROP TABLE IF EXISTS users; "
@@ -211,20 +204,8 @@ class SameTimeMySQL(TestCase):
             (os.getuid(), os.getgid())
         self.db.sql("INSERT INTO users VALUES ('joe', '%s', %d, %d, "
                     "'/nonexistent', '/bin/sh')" % (h, uid, gid))
-        srv = Server(start=False, popit="/bin/false")
-        self.addCleanup(srv.__exit__, None, None, None)
-        conf = srv.conf.replace("userdb file %s" % srv.userfile,
-                                "userdb mysql")
-        conf += ("faildelay 0\nfailpenalty 0\nmaxfails 100\n"
-                 "userdb.host %s\nuserdb.user %s\nuserdb.password %s\n"
-                 "userdb.database %s\nuserdb.query SELECT pw, uid, gid, "
-                 "home, shell FROM users WHERE name = '%%u'\n"
-                 % (self.db.host(), self.db.user, self.db.password,
-                    self.db.database))
-        with open(srv.conf_path, "w") as f:
-            f.write(conf)
-        os.chmod(srv.conf_path, 0o600)
-        srv.start()
+        srv = self.userdb_server(conf="faildelay 0\nfailpenalty 0\n"
+                                      "maxfails 100\n", popit="/bin/false")
         timer = Timer(srv)
         self.addCleanup(timer.close)
         compare(self, "mysql_sha512crypt", timer, 60)

@@ -1,4 +1,4 @@
-"""Dialogue tests of the handoff to popit (SPEC §5).
+"""Dialogue tests of the handoff to popit (docs/internals.md, "Handoff").
 
 popit is replaced by test/stub_popit.c, which records its argv,
 environment, directory, credentials, descriptors and signal state, and
@@ -12,29 +12,13 @@ import signal
 import time
 import unittest
 
-from stubrec import read_records
+from stubrec import read_records, stub_server
 from pop3test import Server, TEST_UID, TEST_GID, TestCase, make_maildir
 
-STUB = os.environ.get("STUB_POPIT", "stub_popit")
 IS_ROOT = os.getuid() == 0
 
 
-
-
 class HandoffTest(TestCase):
-
-    def stub_server(self, conf="", users=None, **kw):
-        """A popserv whose popit is the recording stub."""
-        srv = Server(conf=conf, users=users or {"joe": "secret"},
-                     popit=STUB, start=False, **kw)
-        self.addCleanup(srv.__exit__, None, None, None)
-        srv.recdir = os.path.join(srv.dir, "rec")
-        os.mkdir(srv.recdir)
-        os.chmod(srv.recdir, 0o1777)
-        with open(srv.conf_path, "a") as f:
-            f.write("popitargs stub %s\n" % srv.recdir)
-        srv.start()
-        return srv
 
     def login_and_quit(self, srv, user, password="secret"):
         c = srv.login(user, password)
@@ -43,7 +27,7 @@ class HandoffTest(TestCase):
         return read_records(srv.recdir)[-1]
 
     def test_environment_is_exact(self):
-        srv = self.stub_server()
+        srv = stub_server(self)
         rec = self.login_and_quit(srv, "joe")
         self.assertEqual(sorted(rec["env"]), sorted([
             "SHELL=/bin/sh",
@@ -57,7 +41,7 @@ class HandoffTest(TestCase):
         self.assertEqual(rec["cwd"], os.path.join(srv.home("joe"), "Maildir"))
 
     def test_argv_default_and_useropt(self):
-        srv = self.stub_server(conf="useropt /([^%@+]*)")
+        srv = stub_server(self, conf="useropt /([^%@+]*)")
         rec = self.login_and_quit(srv, "joe")
         self.assertEqual(rec["argv"], ["stub", srv.recdir])
         for f in glob.glob(os.path.join(srv.recdir, "*.rec")):
@@ -68,7 +52,7 @@ class HandoffTest(TestCase):
         self.assertIn("LOGNAME=joe/lite", rec["env"])
 
     def test_folder_and_useropt_together(self):
-        srv = self.stub_server(conf="folder \\+([^%@/]*)\n"
+        srv = stub_server(self, conf="folder \\+([^%@/]*)\n"
                                     "useropt /([^%@+]*)")
         os.makedirs(os.path.join(srv.home("joe"), "Maildir", ".work"))
         if IS_ROOT:
@@ -84,7 +68,7 @@ class HandoffTest(TestCase):
         srv.wait_log(r'user="joe\+work/lite" result=login folder="work"')
 
     def test_dotdot_folder_refused(self):
-        srv = self.stub_server(conf="folder \\+([^%@]*)")
+        srv = stub_server(self, conf="folder \\+([^%@]*)")
         c = srv.connect().expect_ok()
         c.send("USER joe+..").expect_ok()
         c.send("PASS secret").expect("-ERR [AUTH] Authentication failed.")
@@ -94,7 +78,7 @@ class HandoffTest(TestCase):
         self.assertEqual(glob.glob(os.path.join(srv.recdir, "*.rec")), [])
 
     def test_missing_folder_is_tempfail(self):
-        srv = self.stub_server(conf="folder \\+([^%@/]*)")
+        srv = stub_server(self, conf="folder \\+([^%@/]*)")
         c = srv.connect().expect_ok()
         c.send("USER joe+nosuch").expect_ok()
         c.send("PASS secret").expect(
@@ -106,7 +90,7 @@ class HandoffTest(TestCase):
 
     @unittest.skipUnless(IS_ROOT, "needs root to hand out uid 0")
     def test_uid_zero_refused(self):
-        srv = self.stub_server(users={"toor": {"password": "secret",
+        srv = stub_server(self, users={"toor": {"password": "secret",
                                                "uid": 0, "gid": 0}})
         c = srv.connect().expect_ok()
         c.send("USER toor").expect_ok()
@@ -116,7 +100,7 @@ class HandoffTest(TestCase):
 
     @unittest.skipUnless(IS_ROOT, "needs root to change credentials")
     def test_credentials_and_threads(self):
-        srv = self.stub_server(users={"joe": {"password": "secret",
+        srv = stub_server(self, users={"joe": {"password": "secret",
                                               "uid": 4242, "gid": 4343}})
         os.chmod(srv.home("joe"), 0o755)
         for d in glob.glob(os.path.join(srv.home("joe"), "Maildir*")):
@@ -134,7 +118,7 @@ class HandoffTest(TestCase):
             self.assertRegex(text, r"Gid:\s+0\s+0\s+0\s+0")
 
     def test_descriptors_signals_and_blocking(self):
-        srv = self.stub_server()
+        srv = stub_server(self)
         rec = self.login_and_quit(srv, "joe")
         self.assertEqual(sorted(rec["fd"]), ["0", "1", "2"])
         self.assertEqual(rec["nonblock"], "0")
@@ -142,7 +126,7 @@ class HandoffTest(TestCase):
         self.assertEqual(int(rec["SigIgn"], 16), 0)   # SIGPIPE default
 
     def test_pipelined_bytes_reach_popit(self):
-        srv = self.stub_server()
+        srv = stub_server(self)
         c = srv.connect().expect_ok()
         c.send_raw(b"USER joe\r\nPASS secret\r\nSTAT\r\nLIST\r\nQUIT\r\n")
         c.expect_ok()                       # USER
@@ -154,7 +138,7 @@ class HandoffTest(TestCase):
 
     def test_pipelined_after_failure_then_login(self):
         # Commands after a failed PASS wait for its answer, in order.
-        srv = self.stub_server(conf="faildelay 1")
+        srv = stub_server(self, conf="faildelay 1")
         c = srv.connect().expect_ok()
         c.send_raw(b"USER joe\r\nPASS bad\r\nUSER joe\r\nPASS secret\r\n"
                    b"NOOP\r\nQUIT\r\n")
@@ -164,7 +148,7 @@ class HandoffTest(TestCase):
         c.expect("+OK stub popit").expect("+OK NOOP").expect("+OK bye")
 
     def test_popit_missing_or_not_executable(self):
-        srv = self.stub_server()
+        srv = stub_server(self)
         for path, why in ((os.path.join(srv.dir, "nonexistent"),
                            "No such file"),
                           (srv.conf_path, "Permission denied")):
@@ -186,7 +170,7 @@ class HandoffTest(TestCase):
             srv.connect().expect_ok().send("QUIT").expect_ok()
 
     def test_popit_crash_is_logged(self):
-        srv = self.stub_server()
+        srv = stub_server(self)
         c = srv.login("joe", "secret")
         c.send("CRASH")
         c.expect_closed()
@@ -213,7 +197,7 @@ class HandoffTest(TestCase):
         srv.wait_log(r'popit pid=\d+ ip=127\.0\.0\.1 user="joe" exit=3')
 
     def test_sameaddrmax_counts_running_popits(self):
-        srv = self.stub_server(conf="sameaddrmax 2")
+        srv = stub_server(self, conf="sameaddrmax 2")
         a = srv.login("joe", "secret")
         b = srv.login("joe", "secret")
         srv.connect().expect(

@@ -1,4 +1,4 @@
-"""Dialogue tests of popserv's lifecycle (SPEC §1, §7): inetd wait mode
+"""Dialogue tests of popserv's lifecycle (docs/deployment.md): inetd wait mode
 on fd 0, autoclose, the SIGTERM drain, SIGHUP reload, SIGUSR1 counters,
 the pid file and the uid/gid privilege drop.
 
@@ -17,12 +17,11 @@ import time
 import unittest
 
 from pop3test import (POPSERV, TEST_GID, TEST_UID, TestCase, free_port,
-                      hash_password)
+                      hash_password, slow_hash)
 from lifecycle_util import (AUTH_FAILED, IS_ROOT, STUB_OK, alive, drain_pid,
                             kill_if_alive, read_records, refused,
-                            rewrite_conf, run_inetd_style, slow_hash,
+                            rewrite_conf, run_inetd_style,
                             stub_server, wait_gone)
-from engine_util import settle
 
 TOO_MANY = "-ERR [SYS/TEMP] Too many connections from your address"
 
@@ -188,7 +187,7 @@ class TermDrain(TestCase):
         with open(srv.conf_path, "a") as f:
             f.write("pidfile %s\n" % pidfile)
         srv.start()
-        settle(srv)         # the harness's probe connection has ended
+        srv.settle()        # the harness's probe connection has ended
         with open(pidfile) as f:
             self.assertEqual(int(f.read()), srv.proc.pid)
         srv.signal(signal.SIGTERM)
@@ -228,7 +227,7 @@ class TermDrain(TestCase):
         two that were running run again there). The parent waits for no
         check (test_stuck_db times its exit)."""
         srv = stub_server(self, conf="workers 2",
-                          users={"joe": {"password": slow_hash("secret", 0.3),
+                          users={"joe": {"password": slow_hash("secret", 0.3).hash,
                                          "hashed": True}})
         clients = [greet(srv) for _ in range(4)]
         for c in clients:
@@ -382,7 +381,7 @@ class Reload(TestCase):
 
     def test_check_in_flight_keeps_the_old_userdb(self):
         srv = stub_server(self, users={"joe": {
-            "password": slow_hash("secret", 0.6), "hashed": True}})
+            "password": slow_hash("secret", 0.6).hash, "hashed": True}})
         newdb = os.path.join(srv.dir, "passwd2")
         with open(newdb, "w") as f:
             f.write("")

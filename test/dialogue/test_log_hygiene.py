@@ -1,7 +1,8 @@
-"""Input hygiene in the log (SPEC §7): client text is escaped in every log
-line, so no client can add a line, forge a field or send control
-sequences to a terminal; and a configuration file holding a password
-that others can read is warned about when popserv starts and reloads.
+"""Input hygiene in the log (docs/security.md): client text is escaped
+in every log line, so no client can add a line, forge a field or send
+control sequences to a terminal; and a configuration file holding a
+password that others can read is warned about when popserv starts and
+reloads.
 
 test_engine.Logging covers the escaping of a few names; here every
 way client text reaches the log is tried at once, and the whole log is

@@ -1,5 +1,5 @@
-"""Dialogue tests of loginfo and userdb mysql (SPEC §2, §6) against a real
-MariaDB server (test/lib/mariadb.py), never a mock.
+"""Dialogue tests of loginfo and userdb mysql (docs/accounting.md)
+against a real MariaDB server (test/lib/mariadb.py), never a mock.
 
 A dead server must never slow or fail a login: the loginfo tests stop
 MariaDB in the middle and time the logins.
@@ -12,9 +12,8 @@ import socket
 import time
 import unittest
 
-from mariadb import MariaDB
-from pop3test import (Server, TestCase, hash_password, wait_for, TEST_UID,
-                      TEST_GID)
+from mariadb import MariaDBCase
+from pop3test import hash_password, wait_for, TEST_UID, TEST_GID
 
 HOSTNAME = "pop.test.example"
 LOGINFO_QUERY = ("INSERT INTO logins (user, ip, host, at, pct) VALUES "
@@ -27,32 +26,13 @@ def wait_for_db(cond, timeout=30.0, what="condition"):
     return wait_for(cond, timeout, what, every=0.1)
 
 
-class MySQLCase(TestCase):
-    """One MariaDB for the whole class."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = MariaDB()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.cleanup()
+class MySQLCase(MariaDBCase):
+    """One MariaDB for the whole class, started again if a test stopped
+    it."""
 
     def setUp(self):
         if not self.db.running():
             self.db.start()
-
-    def timed_login(self, srv, user, password):
-        """Log in and QUIT; returns the seconds from PASS to popit's +OK."""
-        c = srv.connect()
-        c.expect_ok()
-        c.send("USER " + user).expect_ok()
-        t0 = time.monotonic()
-        c.send("PASS " + password).expect_ok()
-        took = time.monotonic() - t0
-        c.send("QUIT").expect_ok()
-        c.close()
-        return took
 
 
 class LoginfoTest(MySQLCase):
@@ -117,11 +97,11 @@ class LoginfoTest(MySQLCase):
     def test_server_down_logins_stay_fast_and_logging_resumes(self):
         srv = self.server(conf=self.loginfo_conf(),
                           users={"joe": "secret", "ann": "pw"})
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         wait_for_db(lambda: len(self.rows()) == 1, what="the first row")
 
         self.db.stop()
-        times = [self.timed_login(srv, "ann", "pw") for _ in range(8)]
+        times = [srv.timed_login("ann", "pw") for _ in range(8)]
         print("logins with MariaDB down: %s s"
               % ", ".join("%.3f" % t for t in times))
         for t in times:
@@ -129,7 +109,7 @@ class LoginfoTest(MySQLCase):
         srv.wait_log(r"loginfo: .*(connect|lost|gone|server)", timeout=15)
 
         self.db.start()
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         # Entries queued while it was down are written too (back-off
         # is at most a few seconds after this short an outage).
         rows = wait_for_db(lambda: len(self.rows()) >= 10 and self.rows(),
@@ -180,7 +160,7 @@ class LoginfoTest(MySQLCase):
         # logins are logged by a loginfo thread of its own.
         srv = self.server(conf=self.loginfo_conf(),
                           users={"joe": "secret", "ann": "pw"})
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         wait_for_db(lambda: len(self.rows()) == 1, what="the first row")
         c = srv.connect()
         c.expect_ok()
@@ -197,7 +177,7 @@ class LoginfoTest(MySQLCase):
         # A port nobody listens on: every login still fast.
         srv = self.server(conf=self.loginfo_conf(host="127.0.0.1:1"),
                           users={"joe": "secret"})
-        times = [self.timed_login(srv, "joe", "secret") for _ in range(5)]
+        times = [srv.timed_login("joe", "secret") for _ in range(5)]
         for t in times:
             self.assertLess(t, FAST)
         srv.wait_log(r"loginfo: connect to 127\.0\.0\.1:1: .*again in")
@@ -206,7 +186,7 @@ class LoginfoTest(MySQLCase):
         srv = self.server(conf=self.loginfo_conf(
             query="INSERT INTO no_such_table VALUES ('%u')"),
             users={"joe": "secret"})
-        self.timed_login(srv, "joe", "secret")
+        srv.timed_login("joe", "secret")
         srv.wait_log(r"loginfo: query for user \"joe\" failed: .*"
                      r"no_such_table")
         srv.wait_stats(r"loginfo_sent=0 loginfo_dropped=0 loginfo_failed=1")
@@ -235,25 +215,8 @@ class UserdbMySQLTest(MySQLCase):
                     "'/bin/sh')" % (name.replace("'", "''"), h, uid, gid,
                                     home))
 
-    def mysql_server(self, query=None):
-        query = query or ("SELECT pw, uid, gid, home, shell FROM users "
-                          "WHERE name = '%u'")
-        srv = Server(conf="", start=False)
-        self.addCleanup(srv.__exit__, None, None, None)
-        conf = srv.conf.replace("userdb file %s" % srv.userfile,
-                                "userdb mysql")
-        conf += ("userdb.host %s\nuserdb.user %s\nuserdb.password %s\n"
-                 "userdb.database %s\nuserdb.query %s\n"
-                 % (self.db.host(), self.db.user, self.db.password,
-                    self.db.database, query))
-        with open(srv.conf_path, "w") as f:
-            f.write(conf)
-        os.chmod(srv.conf_path, 0o600)
-        srv.start()
-        return srv
-
     def test_good_bad_unknown(self):
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         self.add_user(srv, "joe", "secret")
         c = srv.login("joe", "secret")
         c.send("QUIT").expect_ok()
@@ -275,7 +238,7 @@ class UserdbMySQLTest(MySQLCase):
         self.assertNotIn("PASS secret", srv.log())
 
     def test_null_or_bad_columns_are_tempfail(self):
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         self.db.sql("INSERT INTO users VALUES ('nul', NULL, 1000, 1000, "
                     "'/tmp', '/bin/sh'), ('rel', 'x', 1000, 1000, "
                     "'relative', '/bin/sh')")
@@ -293,7 +256,7 @@ class UserdbMySQLTest(MySQLCase):
         """A [SYS/TEMP] reason quotes MySQL's error text, which quotes
         what the client typed (here as a column name, "Unknown column"): it
         is escaped like all client text, no raw byte, no forged field."""
-        srv = self.mysql_server(query="SELECT pw, uid, gid, home, shell "
+        srv = self.userdb_server(query="SELECT pw, uid, gid, home, shell "
                                 "FROM users WHERE `%u` = 1")
         c = srv.connect()
         c.expect_ok()
@@ -312,7 +275,7 @@ class UserdbMySQLTest(MySQLCase):
         self.assertRegex(line, r'reason="(?:[^"\\]|\\.)*"$')
 
     def test_server_down_is_tempfail_then_recovers(self):
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         self.add_user(srv, "joe", "secret")
         srv.login("joe", "secret").send("QUIT").expect_ok()
         self.db.stop()
@@ -330,7 +293,7 @@ class UserdbMySQLTest(MySQLCase):
 
     def test_config_check(self):
         from pop3test import run_popserv
-        srv = self.mysql_server()
+        srv = self.userdb_server()
         rc, out, err = run_popserv("-t", "-C", srv.conf_path)
         self.assertEqual((rc, out.strip()), (0, "configuration OK"), err)
         self.db.stop()

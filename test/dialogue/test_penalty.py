@@ -1,5 +1,6 @@
-"""failpenalty (SPEC §2): recent failures from an address double its
-failure delay, across connections; trusted addresses are exempt."""
+"""failpenalty (docs/configuration.md, "Limits"): recent failures from
+an address double its failure delay, across connections; trusted
+addresses are exempt."""
 
 import time
 import unittest

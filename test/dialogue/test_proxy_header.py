@@ -1,4 +1,4 @@
-"""Dialogue tests of the PROXY protocol (SPEC §9): v1 and v2 headers from
+"""Dialogue tests of the PROXY protocol (docs/tls.md): v1 and v2 headers from
 trusted peers make the header's address the client's for everything
 (REMOTE_ADDR, logs, sameaddrmax, the failure penalty, accounting); from
 anyone else a header is an ordinary bad command.

@@ -3,10 +3,10 @@
 that accepts and then sends one byte every 2 s for ever, so a client's
 read timeout never fires and its handshake never ends.
 
-- SIGTERM with a worker stuck in it: the parent exits 0 at once (SPEC
-  §7), the drain child answers the session (checktimeout) and exits when
-  the session is over; a check that was running when TERM came runs
-  again in the child.
+- SIGTERM with a worker stuck in it: the parent exits 0 at once
+  (docs/deployment.md, "The TERM drain"), the drain child answers the
+  session (checktimeout) and exits when the session is over; a check
+  that was running when TERM came runs again in the child.
 - SIGHUP that moves loginfo away from a stuck server: the loop keeps
   answering, the old thread is left to end on its own (one thread per
   configuration at most), and nothing leaks (the ASan build's report
@@ -14,15 +14,16 @@ read timeout never fires and its handshake never ends.
 """
 
 import glob
-import os
 import re
 import signal
 import threading
 import time
 
 from lifecycle_util import (STUB_OK, drain_pid, kill_if_alive, rewrite_conf,
-                            slow_hash, stub_server, wait_gone)
-from pop3test import Server, TestCase, wait_for
+                            stub_server, wait_gone)
+from mariadb import userdb_mysql_server
+from pop3test import TestCase, slow_hash, wait_for
+from stubrec import stub_login
 from trickle import Trickle
 
 USERDB_TEMP = "-ERR [SYS/TEMP] User database unavailable, try again later"
@@ -60,25 +61,10 @@ class StuckCase(TestCase):
 
 class TermWithStuckWorker(StuckCase):
 
-    def mysql_server(self, fake):
-        srv = Server(conf="", start=False)
-        self.addCleanup(srv.__exit__, None, None, None)
-        conf = srv.conf.replace("userdb file %s" % srv.userfile,
-                                "userdb mysql")
-        conf += ("checktimeout 3\n"
-                 "userdb.host %s\nuserdb.user popserv\n"
-                 "userdb.password x\nuserdb.database mail\n"
-                 "userdb.query SELECT pw, uid, gid, home, shell FROM users "
-                 "WHERE name = '%%u'\n" % fake.host())
-        with open(srv.conf_path, "w") as f:
-            f.write(conf)
-        os.chmod(srv.conf_path, 0o600)
-        srv.start()
-        return srv
-
     def test_parent_exits_at_once_child_answers(self):
         fake = self.trickle()
-        srv = self.mysql_server(fake)
+        srv = userdb_mysql_server(self, fake.host(), "popserv", "x", "mail",
+                                  conf="checktimeout 3\n")
         c = srv.connect()
         c.expect_ok()
         c.send("USER joe").expect_ok()
@@ -105,8 +91,9 @@ class TermWithStuckWorker(StuckCase):
         TERM comes: the parent does not wait for it; the child, which
         has no such thread, runs the check again and the login works."""
         srv = stub_server(self, conf="workers 1",
-                          users={"joe": {"password": slow_hash("secret", 1.5),
-                                         "hashed": True}})
+                          users={"joe": {
+                              "password": slow_hash("secret", 1.5).hash,
+                              "hashed": True}})
         c = srv.connect()
         c.expect_ok()
         c.send("USER joe").expect_ok()
@@ -131,19 +118,11 @@ class ReloadWithStuckLoginfo(StuckCase):
                 "loginfo.query INSERT INTO logins (user) VALUES ('%%u')\n"
                 % fake.host())
 
-    def login(self, srv):
-        c = srv.connect()
-        c.expect_ok()
-        c.send("USER joe").expect_ok()
-        c.send("PASS secret").expect(STUB_OK)
-        c.send("QUIT").expect("+OK bye")
-        c.close()
-
     def test_hup_never_waits_for_the_old_thread(self):
         a, b = self.trickle(), self.trickle()
         srv = stub_server(self, conf=self.loginfo_conf(a))
         for _ in range(3):
-            self.login(srv)
+            stub_login(srv).close()
         a.wait_connected(1)         # loginfo's thread is stuck in a
         time.sleep(0.3)
         before = ntasks(srv.proc.pid)
@@ -167,7 +146,7 @@ class ReloadWithStuckLoginfo(StuckCase):
                  what="the reload")
 
         # The new settings get a thread of their own.
-        self.login(srv)
+        stub_login(srv).close()
         b.wait_connected(1)
         time.sleep(0.3)
         during = ntasks(srv.proc.pid)

@@ -148,19 +148,7 @@ class StallServer(pop3test.Server):
             argv, stdin=subprocess.DEVNULL, stdout=self.logf,
             stderr=self.logf if self.stderr is None else self.stderr,
             cwd=self.dir)
-        deadline = time.monotonic() + pop3test.TIMEOUT
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("popserv exited %d:\n%s"
-                                   % (self.proc.returncode, self.log()))
-            try:
-                socket.create_connection((self.host, self.port), 0.5).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("popserv did not listen")
-                time.sleep(0.02)
+        return self.wait_listening()
 
     def __exit__(self, *exc):
         try:

@@ -1,4 +1,4 @@
-"""Dialogue tests of TLS (SPEC §9): STLS (RFC 2595), implicit TLS on a
+"""Dialogue tests of TLS (docs/tls.md): STLS (RFC 2595), implicit TLS on a
 bindtls listener (RFC 8314), plaintext 0, the certificate on SIGHUP, and
 the relay that carries a TLS login to popit.
 
@@ -13,8 +13,7 @@ import socket
 import time
 import unittest
 
-from engine_util import (SAMEADDR, STUB_OK, TestCase, greet, log_mark,
-                         stub_server, wait_log_since)
+from engine_util import SAMEADDR, STUB_OK, TestCase, greet, stub_server
 from lifecycle_util import kill_if_alive, wait_gone
 from pop3test import Client, wait_for
 from tlstest import (connect_tls, fingerprint, peer_fingerprint, proxy_v1,
@@ -294,11 +293,11 @@ class Reload(TestCase):
         with open(srv.ca.cert, "w") as f:
             f.write("-----BEGIN CERTIFICATE-----\nnot one\n"
                     "-----END CERTIFICATE-----\n")
-        mark = log_mark(srv)
+        mark = srv.log_mark()
         srv.signal(signal.SIGHUP)
-        wait_log_since(srv, mark, r"tls: tls\.cert \S+: ")
-        wait_log_since(srv, mark, r"reload: cannot load the TLS certificate "
-                       r"or key, the configuration in force stays")
+        srv.wait_log(r"tls: tls\.cert \S+: ", since=mark)
+        srv.wait_log(r"reload: cannot load the TLS certificate "
+                     r"or key, the configuration in force stays", since=mark)
         t = connect_tls("127.0.0.1", srv.tls_port, ctx)
         t.expect_ok()
         self.assertEqual(peer_fingerprint(t), old)
@@ -310,9 +309,9 @@ class Reload(TestCase):
         os.replace(key, srv.ca.key)
         new = fingerprint(srv.ca.cert)
         self.assertNotEqual(new, old)
-        mark = log_mark(srv)
+        mark = srv.log_mark()
         srv.signal(signal.SIGHUP)
-        wait_log_since(srv, mark, r"reload: TLS certificate \S+ in force")
+        srv.wait_log(r"reload: TLS certificate \S+ in force", since=mark)
         t = connect_tls("127.0.0.1", srv.tls_port, ctx)
         t.expect_ok()
         self.assertEqual(peer_fingerprint(t), new)
@@ -386,10 +385,10 @@ class Relay(TestCase):
 
     def test_term_drain_keeps_the_relay(self):
         c = self.login()
-        mark = log_mark(self.srv)
+        mark = self.srv.log_mark()
         self.srv.signal(signal.SIGTERM)
-        m = wait_log_since(self.srv, mark,
-                           r"draining 0 sessions in pid (\d+), 1 relays")
+        m = self.srv.wait_log(r"draining 0 sessions in pid (\d+), 1 relays",
+                              since=mark)
         child = int(m.group(1))
         self.addCleanup(kill_if_alive, child)
         self.assertEqual(self.srv.proc.wait(10), 0)

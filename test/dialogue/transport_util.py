@@ -1,4 +1,4 @@
-"""Helpers for the dialogue tests of SPEC §9 (test_tls, test_auth_plain,
+"""Helpers for the dialogue tests of docs/tls.md (test_tls, test_auth_plain,
 test_proxy_header): a popserv with the recording stub as popit, a test CA
 and a bindtls port, and the stub's records.
 

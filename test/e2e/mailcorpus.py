@@ -5,7 +5,8 @@ stored in the Maildir with bare LF line ends (as MTAs deliver it) and has a
 unique Message-ID, so a test can find a delivered copy again whatever order
 or file name a client chose.
 
-What the wire and each client make of a stored message (SPEC §8, RFC 1939):
+What the wire and each client make of a stored message (docs/popit.md,
+RFC 1939):
 
   pop3_size(m)  LIST/STAT size: octets with every LF counted as CRLF
                 (the CRLF that ends a last line without newline belongs to
@@ -318,7 +319,7 @@ class E2ETestCase(pop3test.TestCase):
                           maildirs={USER: [m.data for m in messages]})
         srv.maildir = os.path.join(srv.home(USER), "Maildir")
         # The harness names the files in delivery order; the unique part
-        # of the name is the UID popit must give (SPEC §8).
+        # of the name is the UID popit must give (docs/popit.md).
         srv.uids = sorted(os.listdir(os.path.join(srv.maildir, "new")))
         self.assertEqual(len(srv.uids), len(messages))
         return srv
@@ -358,7 +359,7 @@ class E2ETestCase(pop3test.TestCase):
         popit does the UPDATE before it answers QUIT, so a client that got
         that answer has seen it done; this is for sessions that end
         otherwise, and to be sure nothing touches the Maildir while the
-        test looks at it. popit runs in the Maildir (SPEC §5), which
+        test looks at it. popit runs in the Maildir (docs/popit.md), which
         /proc/PID/cwd shows."""
         target = os.path.realpath(srv.maildir)
         deadline = time.monotonic() + timeout
@@ -385,8 +386,9 @@ class E2ETestCase(pop3test.TestCase):
 
     def assertMaildirAfterRetrieve(self, srv, messages, retrieved=None,
                                    deleted=()):
-        """SPEC §8 UPDATE: deleted messages are gone, the others are in cur/
-        with ":2," info and S when retrieved; new/ and tmp/ are empty."""
+        """popit's UPDATE (docs/popit.md): deleted messages are gone,
+        the others are in cur/ with ":2," info and S when retrieved;
+        new/ and tmp/ are empty."""
         files = maildir_files(srv.maildir)
         self.assertEqual(files["new"], [], "new/ after QUIT")
         self.assertEqual(files["tmp"], [], "tmp/ after QUIT")

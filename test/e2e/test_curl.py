@@ -40,7 +40,7 @@ class CurlTest(E2ETestCase):
             self.assertSameMessage(crlf(m.data), got,
                                    "curl %s/%d (%s)" % ("pop3://…", i + 1,
                                                         m.name))
-        # Every session ended with QUIT after one RETR: SPEC §8 moves each
+        # Every session ended with QUIT after one RETR: UPDATE moves each
         # message to cur/ with the S flag.
         self.wait_popit_gone(srv)
         self.assertMaildirAfterRetrieve(srv, msgs)

@@ -103,7 +103,7 @@ class FetchmailTest(E2ETestCase):
         self.assertDelivered(msgs, self.fetchmail(srv, "keep", uidl=True))
         self.assertIn(b"POP3> TOP 5 99999999", self.log)
         self.wait_popit_gone(srv)
-        # Everything stays, moved to cur/, not marked seen (SPEC §8).
+        # Everything stays, moved to cur/, not marked seen (docs/popit.md).
         self.assertMaildirAfterRetrieve(srv, msgs, retrieved=())
         # fetchmail remembered the UIDs: a second run finds nothing new,
         # which needs UIDs that stay the same across sessions.

@@ -1,4 +1,4 @@
-"""Scale-out (SPEC §9, docs/scaling.md): a real haproxy, in the foreground
+"""Scale-out (docs/scaling.md, docs/tls.md): a real haproxy, in the foreground
 with a private configuration on loopback ports, balances POP3 and POP3S
 (TCP mode, send-proxy-v2) over two popserv nodes that trust it. Logins
 through it must reach popit with the client's own address in

@@ -1,7 +1,7 @@
 """mpop against popserv + popit on a real Maildir.
 
 mpop pipelines (it sends USER and PASS, and all its RETRs, without waiting
-for the answers), so these tests also cover SPEC §3's pipelining across the
+for the answers), so these tests also cover pipelining (RFC 2449) across the
 handoff to popit. It stores each message with LF line ends, the dot-stuffing
 removed and a final LF added when the message had none: lf(m), after its
 own "Received: … (mpop-…) with POP3" header field unless

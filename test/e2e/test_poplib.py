@@ -1,7 +1,7 @@
 """Python's poplib against popserv + popit on a real Maildir.
 
 Every POP3 command poplib has (and LAST), USER/PASS and APOP logins, the
-UPDATE state (SPEC §8: DELE'd messages unlinked, the rest moved to cur/
+UPDATE state (docs/popit.md: DELE'd messages unlinked, the rest moved to cur/
 with ":2," and S on those retrieved), no UPDATE without QUIT, and UIDs that
 stay the same across sessions.
 """
@@ -68,7 +68,7 @@ class PoplibTest(E2ETestCase):
 
         self.assertTrue(p.user(USER).startswith(b"+OK"))
         self.assertTrue(p.pass_(PASSWORD).startswith(b"+OK"))
-        # SPEC §8: CAPA in TRANSACTION repeats what popserv announced.
+        # docs/popit.md: CAPA in TRANSACTION repeats what popserv announced.
         self.assertEqual(p.capa(), capa)
 
         self.assertEqual(p.stat(), (len(msgs), sum(sizes)))

@@ -1,4 +1,4 @@
-"""Real TLS clients against popserv + popit (SPEC §9): openssl s_client
+"""Real TLS clients against popserv + popit (docs/tls.md): openssl s_client
 with STLS and on a bindtls listener, curl over pop3s:// and pop3:// with
 --ssl-reqd, fetchmail with sslcertck, all checking the server against a
 test CA made here; every message comes through the relay byte for byte,
@@ -17,7 +17,6 @@ import urllib.parse
 from mailcorpus import (E2ETestCase, PASSWORD, USER, _drop_privileges,
                         by_msgid, corpus, crlf, lf, small_corpus,
                         strip_trace_header)
-import pop3test
 from pop3test import free_port
 from tlstest import TestCA, connect_tls
 
@@ -28,18 +27,6 @@ n=$(ls "$1" | wc -l)
 cat > "$1/.new.$$"
 mv "$1/.new.$$" "$1/msg.$(printf %03d "$n")"
 """
-
-
-def log_count(srv, pattern, want, timeout=pop3test.TIMEOUT):
-    """How many log lines match, once want of them are there (or after
-    timeout): popserv's logging thread writes a line a moment after the
-    event it tells of."""
-    deadline = time.monotonic() + timeout
-    while True:
-        n = len(re.findall(pattern, srv.log()))
-        if n >= want or time.monotonic() > deadline:
-            return n
-        time.sleep(0.02)
 
 
 class TLSClients(E2ETestCase):
@@ -120,8 +107,8 @@ class TLSClients(E2ETestCase):
                                    % (i + 1, m.name))
         self.wait_popit_gone(srv)
         self.assertMaildirAfterRetrieve(srv, msgs)
-        self.assertEqual(log_count(srv, r"result=login folder=\"\" "
-                                   r"tls=relay", 2 * len(msgs)),
+        self.assertEqual(len(srv.wait_log(r"result=login folder=\"\" "
+                                          r"tls=relay", count=2 * len(msgs))),
                          2 * len(msgs))
 
     def fetchmail(self, srv, options):
@@ -165,7 +152,7 @@ class TLSClients(E2ETestCase):
         srv.port = srv.tls_port
         got, log = self.fetchmail(srv, "ssl sslproto 'TLS1.2+'")
         self.assertEqual(by_msgid(got), {m.msgid: lf(m.data) for m in msgs})
-        self.assertEqual(log_count(srv, r"tls=relay", 2), 2)
+        self.assertEqual(len(srv.wait_log(r"tls=relay", count=2)), 2)
 
     def have(self, prog):
         from shutil import which

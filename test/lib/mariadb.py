@@ -18,13 +18,51 @@ import subprocess
 import tempfile
 import time
 
-from pop3test import free_port
+from pop3test import Server, TestCase, free_port
 
 MARIADBD = shutil.which("mariadbd", path="/usr/sbin:/usr/bin:/sbin:/bin") \
     or "mariadbd"
 INSTALL_DB = shutil.which("mariadb-install-db") or "mariadb-install-db"
 CLIENT = shutil.which("mariadb") or shutil.which("mysql") or "mariadb"
 START_TIMEOUT = 30.0
+USERS_QUERY = "SELECT pw, uid, gid, home, shell FROM users WHERE name = '%u'"
+
+
+def userdb_mysql_server(test, host, user, password, database,
+                        query=USERS_QUERY, conf="", **kw):
+    """A started pop3test.Server whose user database is MySQL at host
+    (host:port) with these credentials and query; conf comes before the
+    userdb.* lines, kw goes to Server. The configuration is mode 0600 (it
+    holds a password); the test's cleanup stops the server."""
+    srv = Server(conf="", start=False, **kw)
+    test.addCleanup(srv.__exit__, None, None, None)
+    text = srv.conf.replace("userdb file %s" % srv.userfile, "userdb mysql")
+    text += conf + ("userdb.host %s\nuserdb.user %s\nuserdb.password %s\n"
+                    "userdb.database %s\nuserdb.query %s\n"
+                    % (host, user, password, database, query))
+    with open(srv.conf_path, "w") as f:
+        f.write(text)
+    os.chmod(srv.conf_path, 0o600)
+    srv.start()
+    return srv
+
+
+class MariaDBCase(TestCase):
+    """A TestCase with one MariaDB (cls.db) for the whole class."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = MariaDB()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.cleanup()
+
+    def userdb_server(self, query=USERS_QUERY, conf="", **kw):
+        """userdb_mysql_server() on this class's MariaDB."""
+        return userdb_mysql_server(self, self.db.host(), self.db.user,
+                                   self.db.password, self.db.database,
+                                   query, conf, **kw)
 
 
 class MariaDB:

@@ -12,7 +12,10 @@ Everything (configuration, user file, Maildirs, logs) lives in a temporary
 directory that is removed afterwards; the server is always stopped.
 """
 
+import collections
 import crypt
+import ctypes
+import ctypes.util
 import os
 import re
 import signal
@@ -68,11 +71,69 @@ def run_popserv(*args, timeout=TIMEOUT, env=None):
 
 
 def hash_password(secret, method=None):
-    """A crypt(3) hash; method is a crypt.METHOD_* or None for the default."""
+    """A crypt(3) hash; method is a crypt.METHOD_*, a (crypt.METHOD_*,
+    rounds) pair, or None for the default."""
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        if isinstance(method, tuple):
+            return crypt.crypt(secret, crypt.mksalt(method[0],
+                                                    rounds=method[1]))
         return crypt.crypt(secret, crypt.mksalt(method) if method else None)
+
+
+def gensalt(prefix, count=0):
+    """A crypt(3) setting from libxcrypt's crypt_gensalt(prefix, count)."""
+    name = ctypes.util.find_library("crypt") or "libcrypt.so.1"
+    lib = ctypes.CDLL(name)
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong,
+                                  ctypes.c_char_p, ctypes.c_int]
+    s = lib.crypt_gensalt(prefix.encode(), count, None, 0)
+    if s is None or s.startswith(b"*"):
+        raise RuntimeError("crypt_gensalt(%r, %d) failed" % (prefix, count))
+    return s.decode()
+
+
+def hash_with(secret, setting):
+    """crypt(secret, setting), checked to be a real hash."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        h = crypt.crypt(secret, setting)
+    if not h or h.startswith("*") or crypt.crypt(secret, h) != h:
+        raise RuntimeError("crypt(%r) gave %r" % (setting, h))
+    return h
+
+
+SlowHash = collections.namedtuple("SlowHash", "hash took")
+
+
+def slow_hash(secret, seconds=0.4, method="sha512"):
+    """A crypt(3) hash that takes about seconds to check here; returns a
+    SlowHash (hash, took: the seconds one check took, or None).
+
+    "sha512": SHA-512 crypt with its rounds scaled at 4,000,000 a second,
+    made at once and not measured (took is None). "yescrypt": costs are
+    tried upwards from 8 until one check takes at least seconds (or the
+    cost limit, 11); took is what the last one took.
+    """
+    if method == "sha512":
+        rounds = max(1000, min(999999999, int(seconds * 4000000)))
+        return SlowHash(hash_password(secret, (crypt.METHOD_SHA512,
+                                               rounds)), None)
+    if method != "yescrypt":
+        raise ValueError("slow_hash: no method %r" % method)
+    best = None
+    for cost in range(8, 12):
+        h = hash_with(secret, gensalt("$y$", cost))
+        t0 = time.monotonic()
+        hash_with(secret, h)
+        took = time.monotonic() - t0
+        best = SlowHash(h, took)
+        if took >= seconds:
+            break
+    return best
 
 
 def wait_for(cond, timeout=10.0, what="condition", every=0.05):
@@ -297,21 +358,31 @@ class Server:
             argv,
             stdin=subprocess.DEVNULL, stdout=self.logf, stderr=self.logf,
             cwd=self.dir, preexec_fn=self.preexec)
+        return self.wait_listening()
+
+    def wait_listening(self, probe=None, every=0.02):
+        """Wait until probe(self) succeeds (by default: a connection
+        opened and closed; an OSError means not yet) and return self.
+        RuntimeError with the log if popserv exits first, or after
+        TIMEOUT seconds (then it is stopped)."""
         deadline = time.monotonic() + TIMEOUT
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError("popserv exited %d:\n%s"
                                    % (self.proc.returncode, self.log()))
             try:
-                s = socket.create_connection((self.host, self.port), 0.5)
-                s.close()
+                if probe is None:
+                    socket.create_connection((self.host, self.port),
+                                             0.5).close()
+                else:
+                    probe(self)
                 return self
             except OSError:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError("popserv did not listen:\n"
                                        + self.log())
-                time.sleep(0.02)
+                time.sleep(every)
 
     def connect(self, timeout=TIMEOUT, source=None):
         s = socket.socket(self.family, socket.SOCK_STREAM)
@@ -329,6 +400,18 @@ class Server:
         c.send("PASS " + password).expect_ok()
         return c
 
+    def timed_login(self, user, password):
+        """Log in and QUIT; returns the seconds from PASS to popit's +OK."""
+        c = self.connect()
+        c.expect_ok()
+        c.send("USER " + user).expect_ok()
+        t0 = time.monotonic()
+        c.send("PASS " + password).expect_ok()
+        took = time.monotonic() - t0
+        c.send("QUIT").expect_ok()
+        c.close()
+        return took
+
     def log_bytes(self):
         """popserv's log so far, complete lines only: a line popserv is
         still writing is left for the next read, so that no helper parses
@@ -342,18 +425,44 @@ class Server:
         """log_bytes() as text."""
         return self.log_bytes().decode("utf-8", "replace")
 
-    def wait_log(self, pattern, timeout=TIMEOUT):
-        """Wait until a log line matches the regex; returns the match."""
+    def log_mark(self):
+        """Where the log ends now, for wait_log(since=)."""
+        return len(self.log_bytes())
+
+    def wait_log(self, pattern, *, count=None, since=0, timeout=TIMEOUT):
+        """Wait until the regex matches the log's complete lines after
+        byte offset since (a log_mark()); a pattern may span lines.
+
+        Without count, returns the first match. With count, waits until
+        the regex matches at least count times (non-overlapping) and
+        returns every match. AssertionError after timeout seconds.
+        """
         rx = re.compile(pattern)
         deadline = time.monotonic() + timeout
         while True:
-            m = rx.search(self.log())
-            if m:
-                return m
+            text = self.log_bytes()[since:].decode("utf-8", "replace")
+            if count is None:
+                m = rx.search(text)
+                if m:
+                    return m
+            else:
+                found = list(rx.finditer(text))
+                if len(found) >= count:
+                    return found
             if time.monotonic() > deadline:
-                raise AssertionError("no log line matches %r in:\n%s"
-                                     % (pattern, self.log()))
+                what = "no match" if count is None else \
+                    "%d of %d matches" % (len(found), count)
+                raise AssertionError("%s for %r in the log%s:\n%s" % (
+                    what, pattern, " since the mark" if since else "", text))
             time.sleep(0.02)
+
+    def settle(self):
+        """Wait until the harness's probe connection (session 1) has ended.
+
+        start() connects once to see that popserv listens; until that
+        session is closed it holds a slot of sameaddrmax and maxconn.
+        """
+        self.wait_log(r"session=1 ip=\S+ user=\"[^\"]*\" result=\S+")
 
     def pid(self):
         """popserv's pid: the process started (also a wrapper that execs

@@ -21,6 +21,7 @@
 #include "loginfo.h"
 #include "logudp.h"
 #include "whoson.h"
+#include "fixture.h"
 
 static struct config *load(const char *);
 static size_t	 test_escape(void *, char *, const char *, size_t);
@@ -30,23 +31,7 @@ static size_t	 bad_escape(void *, char *, const char *, size_t);
 static struct config *
 load(const char *text)
 {
-	struct config_msgs	 msgs;
-	struct config		*cf;
-	char			 path[] = "/tmp/test_account.XXXXXX";
-	size_t			 i;
-	int			 fd;
-
-	assert_true((fd = mkstemp(path)) != -1);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	memset(&msgs, 0, sizeof(msgs));
-	cf = config_load(path, &msgs);
-	for (i = 0; i < msgs.cm_nerrors; i++)
-		fprintf(stderr, "%s\n", msgs.cm_errors[i]);
-	config_msgs_free(&msgs);
-	unlink(path);
-	assert_non_null(cf);
-	return cf;
+	return fixture_load(NULL, text, 0600, NULL);
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
  * Unit tests for auth.c: splitting a login into account, folder and
- * option (SPEC §5), and auth_run() against a real passwd-format file.
+ * option (docs/configuration.md, "Handoff to popit"), and auth_run()
+ * against a real passwd-format file.
  */
 
 #include <sys/stat.h>
@@ -22,6 +23,7 @@
 #include "auth.h"
 #include "config.h"
 #include "userdb.h"
+#include "fixture.h"
 
 static char	 tmpdir[PATH_MAX];
 
@@ -30,47 +32,35 @@ static const char *
 write_tmp(const char *name, const char *text)
 {
 	static char	 path[PATH_MAX + 64];
-	FILE		*fp;
 
 	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
-	assert_non_null(fp = fopen(path, "w"));
-	fputs(text, fp);
-	fclose(fp);
-	return path;
+	return fixture_write(path, text, 0644);
 }
 
 /* Load a configuration from text; it must be valid. */
 static struct config *
 load(const char *text)
 {
-	struct config_msgs	 msgs;
-	struct config		*cf;
+	char	 path[PATH_MAX + 64];
 
-	memset(&msgs, 0, sizeof(msgs));
-	cf = config_load(write_tmp("popserv.conf", text), &msgs);
-	if (cf == NULL && msgs.cm_nerrors > 0)
-		fail_msg("%s", msgs.cm_errors[0]);
-	config_msgs_free(&msgs);
-	assert_non_null(cf);
-	return cf;
+	snprintf(path, sizeof(path), "%s/popserv.conf", tmpdir);
+	return fixture_load(path, text, 0644, NULL);
 }
 
+/* A temporary directory for the files of each test. */
 static int
 setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_auth.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return fixture_mkdtemp(tmpdir, sizeof(tmpdir), "test_auth");
 }
 
+/* Remove the test's directory and everything in it. */
 static int
 teardown(void **state)
 {
-	char	 cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_rmtree(tmpdir);
 }
 
 /* auth_split_login() into the caller's buffers. */

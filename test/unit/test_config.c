@@ -1,4 +1,4 @@
-/* Unit tests for the configuration parser: every directive. */
+/* Unit tests of config.c: every directive of popserv.conf(5). */
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -22,6 +22,7 @@
 #include "build_config.h"
 #include "config.h"
 #include "regex_cost.h"
+#include "fixture.h"
 
 static char	 tmpdir[] = "/tmp/test_config.XXXXXX";
 static char	 confpath[256];
@@ -43,7 +44,7 @@ static int
 group_setup(void **state)
 {
 	(void)state;
-	if (mkdtemp(tmpdir) == NULL)
+	if (fixture_mkdtemp(tmpdir, sizeof(tmpdir), "test_config") == -1)
 		return -1;
 	snprintf(confpath, sizeof(confpath), "%s/popserv.conf", tmpdir);
 	return 0;
@@ -53,31 +54,21 @@ static int
 group_teardown(void **state)
 {
 	(void)state;
-	unlink(confpath);
-	rmdir(tmpdir);
-	return 0;
+	return fixture_rmtree(tmpdir);
 }
 
 /* Write text to the test configuration file with the given mode. */
 static const char *
 write_conf(const char *text, mode_t mode)
 {
-	FILE	*fp;
-
-	unlink(confpath);
-	fp = fopen(confpath, "w");
-	assert_non_null(fp);
-	assert_int_equal(fputs(text, fp) >= 0, 1);
-	assert_int_equal(fclose(fp), 0);
-	assert_int_equal(chmod(confpath, mode), 0);
-	return confpath;
+	return fixture_write(confpath, text, mode);
 }
 
 /* Write text (mode 0600) and load it. */
 static struct config *
 load(const char *text, struct config_msgs *msgs)
 {
-	return config_load(write_conf(text, 0600), msgs);
+	return fixture_load(confpath, text, 0600, msgs);
 }
 
 /* Does one of the messages start with prefix and contain no less? */
@@ -187,7 +178,7 @@ addr_of(const struct cfg_addr *a, char *buf, size_t bufsz)
 	return buf;
 }
 
-/* An empty file gives every default of docs/configuration.md. */
+/* An empty file gives every default of popserv.conf(5). */
 static void
 test_defaults(void **state)
 {

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "log.h"
+#include "fixture.h"
 
 /* Printable text passes through unchanged. */
 static void
@@ -287,21 +288,11 @@ read_log(char *buf, size_t bufsz, int ms)
 	return n;
 }
 
-static double
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int
 setup_thread(void **state)
 {
 	(void)state;
-	snprintf(sockdir, sizeof(sockdir), "/tmp/test_log.XXXXXX");
-	if (mkdtemp(sockdir) == NULL)
+	if (fixture_mkdtemp(sockdir, sizeof(sockdir), "test_log") == -1)
 		return -1;
 	snprintf(sockpath, sizeof(sockpath), "%s/log", sockdir);
 	if ((sockfd = bind_log()) == -1)
@@ -428,7 +419,7 @@ test_thread_fork(void **state)
 	for (i = 0; i < 100; i++)
 		log_info("filling %d", i);
 	log_flush(100);			/* the thread is now stuck in send */
-	t0 = now_ms();
+	t0 = fixture_now_ms();
 	if ((pid = fork()) == 0) {
 		log_info("child in a stall");
 		log_flush(100);
@@ -436,7 +427,7 @@ test_thread_fork(void **state)
 	}
 	assert_true(pid > 0);
 	while (waitpid(pid, &status, WNOHANG) == 0) {
-		assert_true(now_ms() - t0 < 10000);
+		assert_true(fixture_now_ms() - t0 < 10000);
 		usleep(10000);
 	}
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -467,13 +458,13 @@ test_thread_no_daemon(void **state)
 	close(sockfd);
 	unlink(sockpath);
 	sockfd = -1;
-	t0 = now_ms();
+	t0 = fixture_now_ms();
 	for (i = 0; i < 1000; i++) {
 		log_info("nobody listens %d", i);
 		log_flush(1000);
 	}
 	/* Well under the 1 s each flush may wait: no line waits for one. */
-	assert_true(now_ms() - t0 < 5000);
+	assert_true(fixture_now_ms() - t0 < 5000);
 	assert_true((sockfd = bind_log()) != -1);
 }
 

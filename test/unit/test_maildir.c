@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +16,7 @@
 #include <cmocka.h>
 
 #include "maildir.h"
+#include "fixture.h"
 
 static char	 test_logbuf[4096];
 
@@ -57,20 +57,11 @@ tmd_create(struct tmd *t)
 	test_logbuf[0] = '\0';
 }
 
-static int
-tmd_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 tmd_destroy(struct tmd *t)
 {
 	close(t->fd);
-	assert_int_equal(nftw(t->path, tmd_rm, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(fixture_rmtree(t->path), 0);
 }
 
 /* Write a file rel (e.g. "new/1.M1.h") with len bytes of data. */

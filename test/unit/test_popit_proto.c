@@ -1,12 +1,11 @@
 /*
  * Unit tests for popit's command table (popit_proto.c) on a temporary
- * Maildir, with popit.c's output functions replaced by a capture buffer.
+ * Maildir, with the output buffer's writer replaced by a capture.
  */
 
 #include <sys/stat.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,59 +17,30 @@
 
 #include <cmocka.h>
 
-#include "popit.h"
+#include "popit_proto.h"
+#include "fixture.h"
 
 static char	 out[1 << 16];	/* everything "sent" to the client */
 static size_t	 outlen;
 
-/* Stand-ins for popit.c: collect the output instead of writing it. */
-void
-popit_flush(struct popit *pi)
+static void	 capture(void *, const char *, size_t);
+static void	 capture_log(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+/* The outbuf's writer: collect the output instead of sending it. */
+static void
+capture(void *arg, const char *buf, size_t len)
 {
-	assert_true(outlen + pi->pi_olen < sizeof(out));
-	memcpy(out + outlen, pi->pi_obuf, pi->pi_olen);
-	outlen += pi->pi_olen;
+	(void)arg;
+	assert_true(outlen + len < sizeof(out));
+	memcpy(out + outlen, buf, len);
+	outlen += len;
 	out[outlen] = '\0';
-	pi->pi_olen = 0;
 }
 
-char *
-popit_reserve(struct popit *pi, size_t len)
-{
-	if (sizeof(pi->pi_obuf) - pi->pi_olen < len)
-		popit_flush(pi);
-	return pi->pi_obuf + pi->pi_olen;
-}
-
-void
-popit_commit(struct popit *pi, size_t len)
-{
-	pi->pi_olen += len;
-}
-
-void
-popit_write(struct popit *pi, const void *buf, size_t len)
-{
-	memcpy(popit_reserve(pi, len), buf, len);
-	popit_commit(pi, len);
-}
-
-void
-popit_printf(struct popit *pi, const char *fmt, ...)
-{
-	char	 buf[512];
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	assert_true(n > 0 && (size_t)n < sizeof(buf));
-	popit_write(pi, buf, (size_t)n);
-}
-
-void
-popit_log(const char *fmt, ...)
+/* popit's log, on stderr. */
+static void
+capture_log(const char *fmt, ...)
 {
 	va_list	 ap;
 
@@ -86,15 +56,6 @@ struct fixture {
 	int		 fd;
 	struct popit	*pi;
 };
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 put(int dirfd, const char *rel, const char *data)
@@ -127,8 +88,10 @@ setup(void **state)
 	put(f->fd, "cur/1700000000.M1P1.h:2,F", "Subject: zero\r\n\r\n");
 	f->pi = calloc(1, sizeof(*f->pi));
 	assert_non_null(f->pi);
+	f->pi->pi_log = capture_log;
+	outbuf_init(&f->pi->pi_ob, capture, NULL);
 	maildir_init(&f->pi->pi_md, f->fd);
-	assert_int_equal(maildir_scan(&f->pi->pi_md, popit_log), 0);
+	assert_int_equal(maildir_scan(&f->pi->pi_md, capture_log), 0);
 	outlen = 0;
 	out[0] = '\0';
 	*state = f;
@@ -143,7 +106,7 @@ teardown(void **state)
 	maildir_free(&f->pi->pi_md);
 	free(f->pi);
 	close(f->fd);
-	nftw(f->path, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	fixture_rmtree(f->path);
 	free(f);
 	return 0;
 }
@@ -155,7 +118,7 @@ cmd(struct fixture *f, const char *line, enum popit_next want)
 	outlen = 0;
 	out[0] = '\0';
 	assert_int_equal(popit_dispatch(f->pi, line, strlen(line)), want);
-	popit_flush(f->pi);
+	outbuf_flush(&f->pi->pi_ob);
 	return out;
 }
 
@@ -188,7 +151,7 @@ test_greet(void **state)
 	struct fixture	*f = *state;
 
 	popit_greet(f->pi);
-	popit_flush(f->pi);
+	outbuf_flush(&f->pi->pi_ob);
 	assert_string_equal(out, "+OK maildrop has 3 messages\r\n");
 }
 
@@ -246,7 +209,7 @@ test_errors(void **state)
 	}
 	outlen = 0;
 	assert_int_equal(popit_dispatch(f->pi, "NO\0OP", 5), POPIT_CONTINUE);
-	popit_flush(f->pi);
+	outbuf_flush(&f->pi->pi_ob);
 	assert_string_equal(out, "-ERR syntax error\r\n");
 }
 

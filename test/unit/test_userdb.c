@@ -26,6 +26,7 @@
 #include "passwd.h"
 #include "userdb.h"
 #include "userdb_file.h"
+#include "fixture.h"
 
 #define NTHREADS	4
 
@@ -56,7 +57,6 @@ static char	*tmppath(const char *);
 static int	 msgs_have(const struct config_msgs *, int, const char *);
 static void	*lookup_thread(void *);
 static void	*verify_thread(void *);
-static double	 now_ms(void);
 
 /* Hash phrase with a fresh setting of the kind prefix names. */
 static void
@@ -176,33 +176,19 @@ msgs_have(const struct config_msgs *m, int is_error, const char *text)
 	return 0;
 }
 
-/* Milliseconds on the monotonic clock. */
-static double
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int
 setup_all(void **state)
 {
 	(void)state;
 	log_init("test_userdb", 1);
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_userdb.XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return fixture_mkdtemp(tmpdir, sizeof(tmpdir), "test_userdb");
 }
 
 static int
 teardown_all(void **state)
 {
-	char	 cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_rmtree(tmpdir);
 }
 
 /* A good line, parsed in place. */
@@ -824,12 +810,12 @@ test_dummy(void **state)
 	assert_non_null(db = userdb_open(cf, err, sizeof(err)));
 	assert_int_equal(userdb_lookup(db, "nobody", &e, err, sizeof(err)),
 	    USERDB_NOTFOUND);
-	t0 = now_ms();
+	t0 = fixture_now_ms();
 	userdb_dummy(db, "guess", 5, 1);
-	tdummy = now_ms() - t0;
-	t0 = now_ms();
+	tdummy = fixture_now_ms() - t0;
+	t0 = fixture_now_ms();
 	assert_int_equal(passwd_verify(h, "guess", 5, 1), 0);
-	tverify = now_ms() - t0;
+	tverify = fixture_now_ms() - t0;
 	print_message("yescrypt: verify %.1f ms, dummy %.1f ms\n", tverify,
 	    tdummy);
 	userdb_dummy(db, "guess", 5, 0);

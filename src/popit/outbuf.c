@@ -17,6 +17,7 @@ outbuf_init(struct outbuf *ob, outbuf_sendfn send, void *arg)
 	ob->ob_send = send;
 	ob->ob_arg = arg;
 	ob->ob_len = 0;
+	ob->ob_cut = 0;
 }
 
 /* Hand everything queued to the writer. */
@@ -79,6 +80,8 @@ outbuf_printf(struct outbuf *ob, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return;
+	if ((size_t)n >= sizeof(buf))
+		ob->ob_cut++;
 	outbuf_write(ob, buf, (size_t)n < sizeof(buf) ? (size_t)n :
 	    sizeof(buf) - 1);
 }

@@ -14,6 +14,7 @@ struct outbuf {
 	outbuf_sendfn	 ob_send;
 	void		*ob_arg;
 	size_t		 ob_len;
+	size_t		 ob_cut;	/* answers cut to 511 octets */
 	char		 ob_buf[OUTBUF_SIZE];
 };
 

@@ -119,6 +119,8 @@ cmd(struct fixture *f, const char *line, enum popit_next want)
 	out[0] = '\0';
 	assert_int_equal(popit_dispatch(f->pi, line, strlen(line)), want);
 	outbuf_flush(&f->pi->pi_ob);
+	/* No answer was too long for outbuf_printf()'s 512 octets. */
+	assert_int_equal(f->pi->pi_ob.ob_cut, 0);
 	return out;
 }
 

@@ -23,8 +23,6 @@ void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* A line at a syslog priority; LOG_DEBUG ones only when verbose. */
 void	log_msg(int pri, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-void	log_vmsg(int pri, const char *, va_list)
-	    __attribute__((format(printf, 2, 0)));
 #define log_warnx(...)	log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)

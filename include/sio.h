@@ -137,13 +137,10 @@ void	sio_starttls(struct sio *, const struct session_io *io, void *arg,
 /* Look at input without taking it, or take what was looked at. */
 ssize_t	sio_peek(struct sio *, void *, size_t);
 ssize_t	sio_take(struct sio *, void *, size_t);
-/*
- * Does the transport wait for what it cannot have now (after EAGAIN),
- * and is that room to write?
- */
-int	sio_wants_write(const struct sio *);
-/* Give the descriptor and the transport away: sio_close() keeps them. */
-void	sio_detach(struct sio *, int *fd, void **arg);
+/* The descriptor and transport were given away: sio_close() keeps them. */
+void	sio_detach(struct sio *);
+/* Release a transport that no sio holds: io_free(arg), close(fd). */
+void	sio_discard(int fd, const struct session_io *io, void *arg);
 /* Release the transport (close fd) and the buffers; nothing comes after. */
 void	sio_close(struct sio *);
 /* Run as if fd had reported what: how a driver without a socket feeds it. */

@@ -420,19 +420,19 @@ listener_accept(evutil_socket_t fd, short what, void *arg)
 static void
 listener_shortage(void)
 {
-	struct timespec	 now;
-	int		 saved = errno;
+	time_t	 now;
+	int	 saved = errno;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	now = listener_now();
 	errno = saved;
 	if (listener_fd_retries++ == 0 ||
-	    now.tv_sec - listener_fd_warned >= LISTENER_WARN_EVERY) {
+	    now - listener_fd_warned >= LISTENER_WARN_EVERY) {
 		if (listener_fd_retries == 1)
 			log_warn("accept");
 		else
 			log_warn("accept (still, %lu retries)",
 			    listener_fd_retries);
-		listener_fd_warned = now.tv_sec;
+		listener_fd_warned = now;
 	}
 }
 

@@ -685,23 +685,19 @@ log_warn(const char *emsg, ...)
 	va_end(ap);
 }
 
-/* Log at priority pri (LOG_DEBUG lines only when verbose). */
-void
-log_vmsg(int pri, const char *emsg, va_list ap)
-{
-	if (pri == LOG_DEBUG && !log_verbose)
-		return;
-	vlog(pri, NULL, emsg, ap);
-}
-
-/* log_vmsg(), and log_warnx(), log_info() and log_debug() through it. */
+/*
+ * Log at priority pri (LOG_DEBUG lines only when verbose): log_warnx(),
+ * log_info() and log_debug() are this.
+ */
 void
 log_msg(int pri, const char *emsg, ...)
 {
 	va_list	 ap;
 
+	if (pri == LOG_DEBUG && !log_verbose)
+		return;
 	va_start(ap, emsg);
-	log_vmsg(pri, emsg, ap);
+	vlog(pri, NULL, emsg, ap);
 	va_end(ap);
 }
 

@@ -110,7 +110,6 @@ struct session_cmd {
 	void		(*sc_run)(struct session *, const struct pop3_line *);
 };
 
-static void	 session_io_release(int, const struct session_io *, void *);
 static struct session *session_alloc(int, const struct addrkey *,
 		    const struct session_io *, void *);
 static void	 session_event(struct sio *, enum sio_event, const char *,
@@ -335,7 +334,7 @@ session_start(int fd, const struct addrkey *key, const struct session_io *io,
 		/* A short reply to a new socket: it fits the send buffer. */
 		(void)io->io_write(io_arg, fd, reply_text(REPLY_TEMP_SAMEADDR),
 		    reply_len(REPLY_TEMP_SAMEADDR));
-		session_io_release(fd, io, io_arg);
+		sio_discard(fd, io, io_arg);
 		addrtab_dec(env->ps_addrs, key);
 		env->ps_stats.st_rejected_sameaddr++;
 		log_info("ip=%s result=rejected reason=sameaddrmax count=%u",
@@ -347,16 +346,6 @@ session_start(int fd, const struct addrkey *key, const struct session_io *io,
 	if (session_greet(s) == -1)
 		return NULL;
 	return s;
-}
-
-/* Release a transport that no session holds. */
-static void
-session_io_release(int fd, const struct session_io *io, void *io_arg)
-{
-	if (io->io_free != NULL)
-		io->io_free(io_arg);
-	if (fd != -1)
-		close(fd);
 }
 
 /*
@@ -372,7 +361,7 @@ session_alloc(int fd, const struct addrkey *key, const struct session_io *io,
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
 		addrtab_dec(env->ps_addrs, key);
-		session_io_release(fd, io, io_arg);
+		sio_discard(fd, io, io_arg);
 		return NULL;
 	}
 	s->s_id = ++session_nextid;
@@ -1176,8 +1165,6 @@ static void
 session_login(struct session *s, struct auth_job *aj)
 {
 	struct tls_conn	*tc = NULL;
-	void		*arg;
-	int		 fd;
 
 	if (s->s_flags & SF_TLS)
 		tc = s->s_sio.sio_arg;
@@ -1192,7 +1179,7 @@ session_login(struct session *s, struct auth_job *aj)
 	case HANDOFF_FAILED:
 		break;
 	}
-	sio_detach(&s->s_sio, &fd, &arg);	/* the handoff's now */
+	sio_detach(&s->s_sio);		/* the handoff's now */
 	session_close(s, NULL);
 }
 

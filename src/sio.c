@@ -44,6 +44,7 @@ static void	 sio_ev(evutil_socket_t, short, void *);
 static void	 sio_flush(struct sio *);
 static void	 sio_handshake(struct sio *);
 static void	 sio_release(struct sio *);
+static int	 sio_wants_write(const struct sio *);
 
 const struct session_io sio_plain = {
 	"plain", plain_peek, plain_read, plain_write, NULL, NULL, NULL
@@ -335,7 +336,7 @@ sio_take(struct sio *sio, void *buf, size_t len)
 }
 
 /* After EAGAIN: must the transport write before it can read on? */
-int
+static int
 sio_wants_write(const struct sio *sio)
 {
 	return sio->sio_io->io_wants != NULL &&
@@ -461,25 +462,30 @@ sio_ready(struct sio *sio, short what)
 	sio_ev(sio->sio_fd, what, sio);
 }
 
-/* Give the descriptor and the transport away. */
+/* The descriptor and the transport are someone else's now. */
 void
-sio_detach(struct sio *sio, int *fd, void **arg)
+sio_detach(struct sio *sio)
 {
 	event_del(&sio->sio_ev);
-	*fd = sio->sio_fd;
-	*arg = sio->sio_arg;
 	sio->sio_fd = -1;
 	sio->sio_arg = NULL;
+}
+
+/* Release a transport (arg on fd) that no sio holds (any more). */
+void
+sio_discard(int fd, const struct session_io *io, void *arg)
+{
+	if (io->io_free != NULL && arg != NULL)
+		io->io_free(arg);
+	if (fd != -1)
+		close(fd);
 }
 
 /* Release the transport, then the descriptor. */
 static void
 sio_release(struct sio *sio)
 {
-	if (sio->sio_io->io_free != NULL && sio->sio_arg != NULL)
-		sio->sio_io->io_free(sio->sio_arg);
-	if (sio->sio_fd != -1)
-		close(sio->sio_fd);
+	sio_discard(sio->sio_fd, sio->sio_io, sio->sio_arg);
 	sio->sio_fd = -1;
 	sio->sio_arg = NULL;
 }

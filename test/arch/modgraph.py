@@ -17,25 +17,16 @@ import sys
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)\.h"', re.M)
 
 
-def sources(srcdir):
-    """Map module name -> path of its .c, for every .c under srcdir."""
-    mods = {}
-    for dirpath, _, files in os.walk(srcdir):
-        for f in files:
-            if f.endswith(".c"):
-                mods[f[:-2]] = os.path.join(dirpath, f)
-    return mods
-
-
-def objects(objdirs):
-    """Map module name -> path of its object file."""
-    objs = {}
-    for d in objdirs:
-        for dirpath, _, files in os.walk(d):
-            for f in files:
-                if f.endswith(".c.o"):
-                    objs[f[:-4]] = os.path.join(dirpath, f)
-    return objs
+def files(dirs, suffix):
+    """Map module name -> path, for every file ending in suffix (x.c,
+    x.c.o) under dirs."""
+    found = {}
+    for d in dirs:
+        for dirpath, _, names in os.walk(d):
+            for f in names:
+                if f.endswith(suffix):
+                    found[f[:-len(suffix)]] = os.path.join(dirpath, f)
+    return found
 
 
 def symbols(path):
@@ -56,8 +47,8 @@ def symbols(path):
 
 
 def graph(srcdir, objdirs):
-    mods = sources(srcdir)
-    objs = {m: p for m, p in objects(objdirs).items() if m in mods}
+    mods = files([srcdir], ".c")
+    objs = {m: p for m, p in files(objdirs, ".c.o").items() if m in mods}
     edges = {m: set() for m in mods}
     for m, path in mods.items():
         with open(path, encoding="utf-8") as f:
